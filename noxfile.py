@@ -11,7 +11,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["ci"]
 
 ROOT = pathlib.Path(__file__).parent
-TEST_EXTRAS = ".[test,docs,brotli,zstd,socks]"
+TEST_EXTRAS = ".[test,docs,brotli,zstd,socks,cli]"
 
 
 def _has_twins() -> bool:

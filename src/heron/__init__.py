@@ -5,6 +5,22 @@ Only the names re-exported here are public; every module below is private.
 
 from __future__ import annotations
 
+from ._api import delete as delete
+from ._api import get as get
+from ._api import head as head
+from ._api import options as options
+from ._api import patch as patch
+from ._api import post as post
+from ._api import put as put
+from ._api import request as request
+from ._api import stream as stream
+from ._async.client import AsyncClient as AsyncClient
+from ._async.transport import AsyncHTTPTransport as AsyncHTTPTransport
+from ._auth import Auth as Auth
+from ._auth import BasicAuth as BasicAuth
+from ._auth import DigestAuth as DigestAuth
+from ._auth import FunctionAuth as FunctionAuth
+from ._auth import NetRCAuth as NetRCAuth
 from ._config import USE_CLIENT_DEFAULT as USE_CLIENT_DEFAULT
 from ._config import Limits as Limits
 from ._config import Proxy as Proxy
@@ -40,12 +56,20 @@ from ._exceptions import UnsupportedProtocol as UnsupportedProtocol
 from ._exceptions import WriteError as WriteError
 from ._exceptions import WriteTimeout as WriteTimeout
 from ._headers import Headers as Headers
+from ._main import main as main
 from ._models import Request as Request
 from ._models import Response as Response
 from ._status_codes import codes as codes
 from ._streams import AsyncByteStream as AsyncByteStream
 from ._streams import ByteStream as ByteStream
 from ._streams import SyncByteStream as SyncByteStream
+from ._sync.client import Client as Client
+from ._sync.transport import HTTPTransport as HTTPTransport
+from ._transports.asgi import ASGITransport as ASGITransport
+from ._transports.base import AsyncBaseTransport as AsyncBaseTransport
+from ._transports.base import BaseTransport as BaseTransport
+from ._transports.mock import MockTransport as MockTransport
+from ._transports.wsgi import WSGITransport as WSGITransport
 from ._urls import URL as URL
 from ._urls import QueryParams as QueryParams
 from ._version import __description__ as __description__
@@ -55,20 +79,33 @@ from ._version import __version__ as __version__
 __all__ = [
     "URL",
     "USE_CLIENT_DEFAULT",
+    "ASGITransport",
+    "AsyncBaseTransport",
     "AsyncByteStream",
+    "AsyncClient",
+    "AsyncHTTPTransport",
+    "Auth",
+    "BaseTransport",
+    "BasicAuth",
     "ByteStream",
+    "Client",
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
     "CookieConflict",
     "Cookies",
     "DecodingError",
+    "DigestAuth",
+    "FunctionAuth",
     "HTTPError",
     "HTTPStatusError",
+    "HTTPTransport",
     "Headers",
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "MockTransport",
+    "NetRCAuth",
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",
@@ -92,6 +129,7 @@ __all__ = [
     "TooManyRedirects",
     "TransportError",
     "UnsupportedProtocol",
+    "WSGITransport",
     "WriteError",
     "WriteTimeout",
     "__description__",
@@ -99,6 +137,16 @@ __all__ = [
     "__version__",
     "codes",
     "create_ssl_context",
+    "delete",
+    "get",
+    "head",
+    "main",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
+    "stream",
 ]
 __all__.sort(key=str.lower)
 

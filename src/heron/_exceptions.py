@@ -251,20 +251,22 @@ class StreamError(RuntimeError):
 class StreamConsumed(StreamError):
     """The body stream was read already and cannot be read again."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "Attempted to read or stream content, but the content has already been streamed. "
-            "If you need the body more than once, call `.read()` first and then use "
-            "`.content`, or iterate the stream just once."
+            message
+            or "Attempted to read or stream content, but the content has already been "
+            "streamed. If you need the body more than once, call `.read()` first and then "
+            "use `.content`, or iterate the stream just once."
         )
 
 
 class StreamClosed(StreamError):
     """The response was closed before its body was read."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "Attempted to read or stream content, but the stream has been closed. "
+            message
+            or "Attempted to read or stream content, but the stream has been closed. "
             "Read the body before closing the response, or inside the `with client.stream(...)` "
             "block."
         )
@@ -273,9 +275,10 @@ class StreamClosed(StreamError):
 class ResponseNotRead(StreamError):
     """``.content`` or ``.text`` was accessed on a streaming response that was not read."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "Attempted to access streaming response content without having called `read()`. "
+            message
+            or "Attempted to access streaming response content without having called `read()`. "
             "Call `response.read()` (or `await response.aread()`) first, or iterate the body "
             "with `iter_bytes()`."
         )
@@ -284,9 +287,10 @@ class ResponseNotRead(StreamError):
 class RequestNotRead(StreamError):
     """``.content`` was accessed on a streaming request that was not read."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "Attempted to access streaming request content without having called `read()`. "
+            message
+            or "Attempted to access streaming request content without having called `read()`. "
             "Call `request.read()` (or `await request.aread()`) first."
         )
 

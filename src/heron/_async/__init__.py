@@ -1,0 +1,1 @@
+"""Clients and the network transport: the code that does I/O."""

@@ -1,0 +1,1 @@
+"""Network backends: blocking sockets, native asyncio, and anyio (trio and others)."""

@@ -1,0 +1,208 @@
+"""The anyio backend: heron's network streams on trio (and on any other library anyio runs on).
+
+Timeouts are ``anyio.fail_after`` scopes, entered only when a limit is set; TLS is anyio's
+``TLSStream`` over a memory BIO, without the closing handshake (HTTP messages delimit
+themselves, and many servers never send close_notify). Cancelled connects and handshakes close
+their socket before the cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.streams.tls import TLSAttribute, TLSStream
+
+from .base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
+from .sync import (
+    connect_error,
+    connect_timeout,
+    format_address,
+    is_fd_readable,
+    read_error,
+    read_timeout,
+    socket_option_error,
+    tls_error,
+    tls_timeout,
+    write_error,
+    write_timeout,
+)
+
+__all__ = ["AnyIOBackend", "AnyIOStream"]
+
+_SocketAttribute = anyio.abc.SocketAttribute
+
+
+class AnyIOStream(AsyncNetworkStream):
+    """An anyio byte stream (TCP, Unix or TLS) with per-operation timeouts."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: anyio.abc.ByteStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            if timeout is None:
+                return await self._stream.receive(max_bytes)
+            with anyio.fail_after(timeout):
+                return await self._stream.receive(max_bytes)
+        except anyio.EndOfStream:
+            return b""
+        except TimeoutError as exc:
+            raise read_timeout(self.origin, timeout) from exc
+        except anyio.ClosedResourceError as exc:
+            raise read_error(self.origin, None) from exc
+        except anyio.BrokenResourceError as exc:
+            raise read_error(self.origin, exc.__cause__ or exc) from exc
+        except OSError as exc:  # ssl.SSLError included
+            raise read_error(self.origin, exc) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            if timeout is None:
+                await self._stream.send(buffer)
+            else:
+                with anyio.fail_after(timeout):
+                    await self._stream.send(buffer)
+        except TimeoutError as exc:
+            raise write_timeout(self.origin, timeout) from exc
+        except anyio.ClosedResourceError as exc:
+            raise write_error(self.origin, None) from exc
+        except anyio.BrokenResourceError as exc:
+            raise write_error(self.origin, exc.__cause__ or exc) from exc
+        except OSError as exc:
+            raise write_error(self.origin, exc) from exc
+
+    async def aclose(self) -> None:
+        # A broken connection is gone either way, which is what closing asked for.
+        with contextlib.suppress(anyio.BrokenResourceError, OSError):
+            await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> AnyIOStream:
+        who = self.origin
+        try:
+            with anyio.fail_after(timeout):
+                tls_stream = await TLSStream.wrap(
+                    self._stream,
+                    server_side=False,
+                    hostname=server_hostname,
+                    ssl_context=ssl_context,
+                    standard_compatible=False,
+                )
+        except TimeoutError as exc:
+            await anyio.aclose_forcefully(self._stream)
+            raise tls_timeout(who, timeout) from exc
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            await anyio.aclose_forcefully(self._stream)
+            raise tls_error(who, exc.__cause__ or ConnectionResetError(str(exc))) from exc
+        except anyio.EndOfStream as exc:
+            await anyio.aclose_forcefully(self._stream)
+            raise tls_error(who, None) from exc
+        except OSError as exc:  # ssl.SSLError included
+            await anyio.aclose_forcefully(self._stream)
+            raise tls_error(who, exc) from exc
+        except BaseException:
+            await anyio.aclose_forcefully(self._stream)
+            raise
+        stream = AnyIOStream(tls_stream)
+        stream.origin = who
+        return stream
+
+    def get_extra_info(self, info: str) -> Any:
+        extra = self._stream.extra
+        if info == "is_readable":
+            ssl_object = extra(TLSAttribute.ssl_object, None)
+            if ssl_object is not None and ssl_object.pending():
+                return True
+            return is_fd_readable(extra(_SocketAttribute.raw_socket).fileno())
+        if info == "ssl_object":
+            return extra(TLSAttribute.ssl_object, None)
+        if info == "client_addr":
+            return extra(_SocketAttribute.local_address, None)
+        if info == "server_addr":
+            return extra(_SocketAttribute.remote_address, None)
+        if info == "socket":
+            return extra(_SocketAttribute.raw_socket, None)
+        return None
+
+    def __repr__(self) -> str:
+        kind = "TLS" if isinstance(self._stream, TLSStream) else "TCP"
+        return f"<AnyIOStream {kind} {self.origin}>"
+
+
+async def _configure(
+    stream: anyio.abc.SocketStream | anyio.abc.UNIXSocketStream,
+    address: str,
+    socket_options: Iterable[SocketOption] | None,
+    tcp: bool,
+) -> AnyIOStream:
+    """Give a new connection its origin and socket options, or close it."""
+    sock = stream.extra(_SocketAttribute.raw_socket)
+    try:
+        if tcp:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    except OSError as exc:
+        await anyio.aclose_forcefully(stream)
+        raise socket_option_error(address, exc) from exc
+    except BaseException:
+        await anyio.aclose_forcefully(stream)
+        raise
+    result = AnyIOStream(stream)
+    result.origin = address
+    return result
+
+
+class AnyIOBackend(AsyncNetworkBackend):
+    """Opens ``AnyIOStream``s with anyio (happy eyeballs for host names)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AnyIOStream:
+        address = format_address(host, port)
+        try:
+            with anyio.fail_after(timeout):
+                stream = await anyio.connect_tcp(host, port, local_host=local_address)
+        except TimeoutError as exc:
+            raise connect_timeout(address, timeout) from exc
+        except OSError as exc:
+            raise connect_error(address, exc) from exc
+        return await _configure(stream, address, socket_options, tcp=True)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AnyIOStream:
+        address = f"the Unix socket {path}"
+        try:
+            with anyio.fail_after(timeout):
+                stream = await anyio.connect_unix(path)
+        except TimeoutError as exc:
+            raise connect_timeout(address, timeout) from exc
+        except OSError as exc:
+            raise connect_error(address, exc) from exc
+        return await _configure(stream, address, socket_options, tcp=False)
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)

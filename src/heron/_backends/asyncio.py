@@ -1,0 +1,341 @@
+"""The native asyncio backend: heron's fast path on asyncio.
+
+Streams are asyncio protocols, not ``asyncio.StreamReader``/``StreamWriter`` pairs or anyio
+streams: a read that finds data buffered returns without awaiting, a read that must wait parks
+on one future, and its timeout is one ``loop.call_later`` timer rather than a cancel scope.
+How a stream works:
+
+- ``data_received`` appends to the buffer (the first chunk is kept as it came, so a read that
+  takes it whole copies nothing) and wakes the waiting reader. Past ``_HIGH_WATER`` buffered
+  bytes the transport stops reading until a read drains the buffer below ``_LOW_WATER``.
+- ``write`` hands the bytes to the transport at once; when the transport asks us to pause
+  (its buffer is full), ``write`` waits for ``resume_writing`` within the write timeout.
+- ``eof_received``/``connection_lost`` end the data; ``aclose`` aborts the transport and waits
+  for ``connection_lost``, so the socket is closed when it returns.
+
+A cancelled read loses no data (the buffer stays), and a cancelled write has already queued its
+bytes, so a stream stays consistent; whether to go on using it is the caller's decision.
+Cancelled connects and handshakes close their socket before the cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any, NoReturn, cast
+
+from .base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
+from .sync import (
+    connect_error,
+    connect_timeout,
+    format_address,
+    is_fd_readable,
+    read_error,
+    read_timeout,
+    socket_option_error,
+    tls_error,
+    tls_timeout,
+    write_error,
+    write_timeout,
+)
+
+__all__ = ["AsyncioBackend", "AsyncioStream"]
+
+# Stop reading from the socket while this much is buffered and unread; resume below the low
+# mark. (asyncio's SSL transport delivers up to 256 KiB per data_received call.)
+_HIGH_WATER = 512 * 1024
+_LOW_WATER = 128 * 1024
+
+# asyncio aborts a handshake after ssl_handshake_timeout (60 s by default) with an error that
+# looks like any other; heron enforces its own limit, so asyncio's is set out of the way.
+_NO_HANDSHAKE_LIMIT = 7 * 24 * 3600.0
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+def _wake(waiter: asyncio.Future[bool] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(True)
+
+
+class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
+    """A TCP, Unix or TLS connection: the asyncio protocol and heron's stream in one object."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport: asyncio.Transport = None  # type: ignore[assignment]  # connection_made
+        self._raw_transport: asyncio.Transport = None  # type: ignore[assignment]
+        self._buffer: bytes | bytearray = b""
+        self._eof = False  # no more data will arrive: EOF, connection lost, or closed by us
+        self._lost = False  # connection_lost() was called
+        self._closed = False  # aclose() was called, or start_tls() failed
+        self._error: BaseException | None = None  # why the connection was lost
+        self._reading_paused = False
+        self._writing_paused = False
+        self._read_waiter: asyncio.Future[bool] | None = None
+        self._write_waiter: asyncio.Future[bool] | None = None
+        self._lost_waiter: asyncio.Future[bool] | None = None
+
+    # asyncio.Protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = self._raw_transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        if not buffer:
+            self._buffer = data
+        else:
+            if isinstance(buffer, bytes):
+                buffer = self._buffer = bytearray(buffer)
+            buffer += data
+            if len(buffer) >= _HIGH_WATER and not self._reading_paused:
+                self._reading_paused = True
+                self._transport.pause_reading()
+        _wake(self._read_waiter)
+
+    def eof_received(self) -> None:
+        # Returning None lets a plain transport close itself: HTTP never half-closes.
+        self._eof = True
+        _wake(self._read_waiter)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = self._lost = True
+        if exc is not None and not self._closed:
+            self._error = exc
+        _wake(self._read_waiter)
+        _wake(self._write_waiter)
+        _wake(self._lost_waiter)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        _wake(self._write_waiter)
+
+    # AsyncNetworkStream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if not self._buffer:
+            if self._eof:
+                return self._end_of_data()
+            if self._read_waiter is not None:
+                raise RuntimeError("AsyncioStream.read() called while another read is waiting")
+            loop = self._loop
+            waiter = self._read_waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                ready = await waiter
+            finally:
+                self._read_waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not ready:
+                raise read_timeout(self.origin, timeout)
+            if not self._buffer:
+                return self._end_of_data()
+
+        buffer = self._buffer
+        if len(buffer) <= max_bytes:
+            # Fast path: hand over everything buffered, without a copy when it is one chunk.
+            self._buffer = b""
+            if self._reading_paused:
+                self._reading_paused = False
+                self._transport.resume_reading()
+            return buffer if isinstance(buffer, bytes) else bytes(buffer)
+        if isinstance(buffer, bytes):
+            data = buffer[:max_bytes]
+            self._buffer = buffer[max_bytes:]
+        else:
+            data = bytes(memoryview(buffer)[:max_bytes])
+            del buffer[:max_bytes]  # cheap: bytearray drops a prefix by moving its start
+        if self._reading_paused and len(self._buffer) < _LOW_WATER:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        return data
+
+    def _end_of_data(self) -> bytes:
+        if self._closed:
+            raise read_error(self.origin, None)
+        if self._error is not None:
+            raise read_error(self.origin, self._error) from self._error
+        return b""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        if self._eof:
+            self._raise_write_failed()
+        transport = self._transport
+        transport.write(buffer)
+        # A transport that is closing right after write() hit a socket error; connection_lost
+        # brings the reason.
+        if self._writing_paused or transport.is_closing():
+            loop = self._loop
+            waiter = self._write_waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                ready = await waiter
+            finally:
+                self._write_waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not ready:
+                raise write_timeout(self.origin, timeout)
+            if self._lost:
+                self._raise_write_failed()
+
+    def _raise_write_failed(self) -> NoReturn:
+        if self._closed:
+            raise write_error(self.origin, None)
+        error = self._error or ConnectionResetError("the server closed the connection")
+        raise write_error(self.origin, error) from self._error
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = self._eof = True
+        # abort(), not close(): close() would keep the socket open while unsent data or a TLS
+        # close_notify exchange waits on the peer, perhaps forever.
+        self._transport.abort()
+        if not self._lost:
+            waiter = self._lost_waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._lost_waiter = None
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncioStream:
+        who = self.origin
+        if self._eof:
+            raise tls_error(who, ConnectionResetError("the connection is already closed"))
+        try:
+            async with asyncio.timeout(timeout):
+                transport = await self._loop.start_tls(
+                    self._transport,
+                    self,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=_NO_HANDSHAKE_LIMIT,
+                )
+        except TimeoutError as exc:
+            self._abandon()
+            raise tls_timeout(who, timeout) from exc
+        except OSError as exc:  # ssl.SSLError included
+            self._abandon()
+            raise tls_error(who, exc) from exc
+        except BaseException:
+            self._abandon()
+            raise
+        # The protocol stays the same object, now behind the TLS transport; the flow-control
+        # state belonged to the raw transport.
+        self._transport = cast(asyncio.Transport, transport)
+        self._reading_paused = self._writing_paused = False
+        return self
+
+    def _abandon(self) -> None:
+        # After a failed handshake asyncio has closed the raw transport, and connection_lost
+        # never reaches this protocol: mark the stream closed here.
+        self._closed = self._eof = True
+        self._raw_transport.abort()
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            if self._buffer or self._eof:
+                return True
+            return is_fd_readable(self._raw_transport.get_extra_info("socket").fileno())
+        if info == "ssl_object":
+            return self._transport.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._raw_transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._raw_transport.get_extra_info("peername")
+        if info == "socket":
+            return self._raw_transport.get_extra_info("socket")
+        return None
+
+    def __repr__(self) -> str:
+        kind = "TCP" if self._transport is self._raw_transport else "TLS"
+        state = "closed" if self._eof else "open"
+        return f"<AsyncioStream {kind} {self.origin} {state}>"
+
+
+def _configure(
+    stream: AsyncioStream,
+    address: str,
+    socket_options: Iterable[SocketOption] | None,
+    tcp: bool,
+) -> AsyncioStream:
+    """Give a new connection its origin and socket options, or close it."""
+    stream.origin = address
+    sock = stream._raw_transport.get_extra_info("socket")
+    try:
+        if tcp:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    except OSError as exc:
+        stream._abandon()
+        raise socket_option_error(address, exc) from exc
+    except BaseException:
+        stream._abandon()
+        raise
+    return stream
+
+
+class AsyncioBackend(AsyncNetworkBackend):
+    """Opens ``AsyncioStream``s on the running asyncio loop."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AsyncioStream:
+        loop = asyncio.get_running_loop()
+        address = format_address(host, port)
+        local_addr = None if local_address is None else (local_address, 0)
+        try:
+            # asyncio closes the socket itself if this is cancelled or times out.
+            async with asyncio.timeout(timeout):
+                _, stream = await loop.create_connection(
+                    lambda: AsyncioStream(loop), host, port, local_addr=local_addr
+                )
+        except TimeoutError as exc:
+            raise connect_timeout(address, timeout) from exc
+        except OSError as exc:
+            raise connect_error(address, exc) from exc
+        return _configure(stream, address, socket_options, tcp=True)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AsyncioStream:
+        loop = asyncio.get_running_loop()
+        address = f"the Unix socket {path}"
+        try:
+            async with asyncio.timeout(timeout):
+                _, stream = await loop.create_unix_connection(lambda: AsyncioStream(loop), path)
+        except TimeoutError as exc:  # pragma: no cover - a Unix connect does not wait
+            raise connect_timeout(address, timeout) from exc
+        except OSError as exc:
+            raise connect_error(address, exc) from exc
+        return _configure(stream, address, socket_options, tcp=False)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

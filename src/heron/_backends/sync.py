@@ -1,0 +1,381 @@
+"""The blocking-socket backend used by the sync client, and the error messages all backends share.
+
+Every backend translates ``OSError``, ``ssl.SSLError`` and timeouts into heron's exceptions in
+one place; the message builders below (``connect_error``, ``tls_error``, ``read_timeout``, ...)
+are that place, so that sync, asyncio and trio users read the same words for the same failure.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+)
+from .base import NetworkBackend, NetworkStream, SocketOption
+
+__all__ = [
+    "AutoBackend",
+    "SyncBackend",
+    "SyncStream",
+    "connect_error",
+    "connect_timeout",
+    "format_address",
+    "is_fd_readable",
+    "read_error",
+    "read_timeout",
+    "socket_option_error",
+    "tls_error",
+    "write_error",
+    "write_timeout",
+]
+
+# OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code) grouped by what the
+# user should do about them.
+_UNTRUSTED = {
+    2,  # unable to get issuer certificate
+    18,  # self-signed certificate
+    19,  # self-signed certificate in certificate chain
+    20,  # unable to get local issuer certificate
+    21,  # unable to verify the first certificate
+}
+_EXPIRED = 10
+_NOT_YET_VALID = 9
+_REVOKED = 23
+_NAME_MISMATCH = {62, 64}  # hostname mismatch, IP address mismatch
+
+
+# Error messages: one builder per failure, used by every backend.
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port``, with IPv6 literals in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _reason(exc: BaseException) -> str:
+    """The operating system's words for ``exc``, e.g. "Connection refused"."""
+    if isinstance(exc, OSError):
+        cause = exc.__cause__
+        # anyio reports "All connection attempts failed" and chains the real errors.
+        if exc.errno is None and isinstance(cause, BaseExceptionGroup):
+            return "; ".join(dict.fromkeys(_reason(inner) for inner in cause.exceptions))
+        if exc.errno is None and isinstance(cause, OSError):
+            return _reason(cause)
+        if exc.strerror:
+            return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _limit(timeout: float | None, name: str) -> str:
+    if timeout is None:
+        return f"the operating system's own limit (no {name} timeout was set)"
+    return f"{float(timeout)} s"
+
+
+def connect_timeout(address: str, timeout: float | None) -> ConnectTimeout:
+    return ConnectTimeout(
+        f"Timed out after {_limit(timeout, 'connect')} connecting to {address} "
+        "(connect timeout). Check that the host is reachable, or raise the limit with "
+        "Timeout(connect=...)."
+    )
+
+
+def connect_error(address: str, exc: OSError) -> ConnectError:
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(
+            f"Could not resolve the host name of {address}: {_reason(exc)}. "
+            "Check the spelling of the host and your DNS settings."
+        )
+    message = f"Could not connect to {address}: {_reason(exc)}."
+    if exc.errno == errno.ECONNREFUSED:
+        message += " Is the server running and listening on that port?"
+    return ConnectError(message)
+
+
+def socket_option_error(address: str, exc: OSError) -> ConnectError:
+    return ConnectError(
+        f"Could not apply socket_options to the connection to {address}: {_reason(exc)}. "
+        "Check the (level, option, value) tuples passed as socket_options."
+    )
+
+
+def tls_error(who: str, exc: BaseException | None) -> ConnectError:
+    """A ``ConnectError`` saying in plain words why the TLS handshake with ``who`` failed."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code, detail = exc.verify_code, exc.verify_message
+        if code in _UNTRUSTED:
+            reason = (
+                "the server's certificate is not trusted: it is self-signed or issued by a "
+                "certificate authority that is not in the trusted set"
+            )
+            hint = (
+                "If the server uses a private CA, trust it with "
+                "verify=ssl.create_default_context(cafile=...)."
+            )
+        elif code == _EXPIRED:
+            reason, hint = "the server's certificate has expired", "The server must renew it."
+        elif code == _NOT_YET_VALID:
+            reason = "the server's certificate is not valid yet"
+            hint = "Check the clocks of this machine and the server."
+        elif code in _NAME_MISMATCH:
+            reason = "the server's certificate does not match the host name"
+            hint = "Connect using a name the certificate lists, or set the sni_hostname extension."
+        elif code == _REVOKED:
+            reason, hint = "the server's certificate has been revoked", ""
+        else:
+            reason, hint = "the server's certificate could not be verified", ""
+        message = f"TLS handshake with {who} failed: {reason} ({detail}). {hint}"
+        return ConnectError(message.rstrip())
+    if isinstance(exc, ssl.SSLError):
+        if exc.reason == "WRONG_VERSION_NUMBER":
+            return ConnectError(
+                f"TLS handshake with {who} failed: the server did not answer in TLS ({exc}). "
+                "Does it speak plain http:// on this port?"
+            )
+        if not isinstance(exc, ssl.SSLEOFError):
+            return ConnectError(f"TLS handshake with {who} failed: {exc}.")
+    elif isinstance(exc, OSError):
+        return ConnectError(f"TLS handshake with {who} failed: {_reason(exc)}.")
+    return ConnectError(
+        f"TLS handshake with {who} failed: the server closed the connection during the "
+        "handshake. Does it speak TLS on this port, and accept this TLS version and SNI name?"
+    )
+
+
+def tls_timeout(who: str, timeout: float | None) -> ConnectTimeout:
+    return ConnectTimeout(
+        f"Timed out after {_limit(timeout, 'connect')} during the TLS handshake with {who} "
+        "(connect timeout). Raise the limit with Timeout(connect=...) if the server is slow."
+    )
+
+
+def read_timeout(origin: str, timeout: float | None) -> ReadTimeout:
+    return ReadTimeout(
+        f"Timed out after {_limit(timeout, 'read')} reading the response from {origin} "
+        "(read timeout). If the server is slow, raise the limit with Timeout(read=...)."
+    )
+
+
+def read_error(origin: str, exc: BaseException | None) -> ReadError:
+    if exc is None:
+        return ReadError(f"Cannot read from {origin}: the connection is already closed.")
+    return ReadError(f"Could not read the response from {origin}: {_reason(exc)}.")
+
+
+def write_timeout(origin: str, timeout: float | None) -> WriteTimeout:
+    return WriteTimeout(
+        f"Timed out after {_limit(timeout, 'write')} sending the request to {origin} "
+        "(write timeout): the server is not reading it. If it is slow, raise the limit with "
+        "Timeout(write=...)."
+    )
+
+
+def write_error(origin: str, exc: BaseException | None) -> WriteError:
+    if exc is None:
+        return WriteError(f"Cannot send to {origin}: the connection is already closed.")
+    return WriteError(f"Could not send the request to {origin}: {_reason(exc)}.")
+
+
+# Readiness: a reused idle connection that is readable has been closed by the server.
+
+_POLL = getattr(select, "poll", None)
+
+
+def is_fd_readable(fd: int) -> bool:
+    """True when data or EOF is waiting on ``fd`` (or it is closed: ``fd`` is -1)."""
+    if fd < 0:
+        return True
+    if _POLL is not None:
+        poller = _POLL()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows has no poll
+    return bool(readable)  # pragma: no cover - Windows has no poll
+
+
+class SyncStream(NetworkStream):
+    """A blocking socket (plain or ``ssl.SSLSocket``) with per-operation timeouts."""
+
+    __slots__ = ("_sock", "_timeout")
+
+    def __init__(self, sock: socket.socket, timeout: float | None) -> None:
+        self._sock = sock
+        self._timeout = timeout  # the socket's current timeout: settimeout() costs a syscall
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        sock = self._sock
+        try:
+            if timeout != self._timeout:
+                sock.settimeout(timeout)
+                self._timeout = timeout
+            return sock.recv(max_bytes)
+        except TimeoutError as exc:
+            raise read_timeout(self.origin, timeout) from exc
+        except OSError as exc:
+            raise read_error(self.origin, None if sock.fileno() < 0 else exc) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        sock = self._sock
+        try:
+            if timeout != self._timeout:
+                sock.settimeout(timeout)
+                self._timeout = timeout
+            # Since Python 3.5 the timeout bounds the whole sendall(), not each send().
+            sock.sendall(buffer)
+        except TimeoutError as exc:
+            raise write_timeout(self.origin, timeout) from exc
+        except OSError as exc:
+            raise write_error(self.origin, None if sock.fileno() < 0 else exc) from exc
+
+    def close(self) -> None:
+        # No TLS close_notify: HTTP messages delimit themselves, and waiting for the peer's
+        # reply could block. socket.close() does not raise for a connected socket.
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> SyncStream:
+        who = self.origin
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket):
+            # wrap_socket() would detach the outer TLS layer and talk in the clear: refuse.
+            self.close()
+            raise ConnectError(
+                f"TLS handshake with {who} failed: the sync backend cannot run TLS inside "
+                "TLS (an https:// proxy forwarding to an https:// site). Use an http:// proxy "
+                "URL, or the async client."
+            )
+        try:
+            sock.settimeout(timeout)
+            tls_sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise tls_timeout(who, timeout) from exc
+        except OSError as exc:
+            self.close()
+            raise tls_error(who, exc) from exc
+        except BaseException:
+            self.close()
+            raise
+        stream = SyncStream(tls_sock, timeout)
+        stream.origin = who
+        return stream
+
+    def get_extra_info(self, info: str) -> Any:
+        sock = self._sock
+        if info == "is_readable":
+            if isinstance(sock, ssl.SSLSocket) and sock.fileno() >= 0 and sock.pending():
+                return True
+            return is_fd_readable(sock.fileno())
+        if info == "ssl_object":
+            # The SSLSocket offers the ssl.SSLObject API (selected_alpn_protocol, getpeercert).
+            return sock if isinstance(sock, ssl.SSLSocket) else None
+        if info == "socket":
+            return sock
+        try:
+            if info == "client_addr":
+                return sock.getsockname()
+            if info == "server_addr":
+                return sock.getpeername()
+        except OSError:  # closed
+            return None
+        return None
+
+    def __repr__(self) -> str:
+        kind = "TLS" if isinstance(self._sock, ssl.SSLSocket) else "TCP"
+        return f"<SyncStream {kind} {self.origin}>"
+
+
+def _apply_options(sock: socket.socket, socket_options: Iterable[SocketOption] | None) -> None:
+    for option in socket_options or ():
+        sock.setsockopt(*option)
+
+
+class SyncBackend(NetworkBackend):
+    """Opens blocking sockets; TCP connections get ``TCP_NODELAY``."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> SyncStream:
+        address = format_address(host, port)
+        source = None if local_address is None else (local_address, 0)
+        try:
+            sock = socket.create_connection((host, port), timeout, source_address=source)
+        except TimeoutError as exc:
+            raise connect_timeout(address, timeout) from exc
+        except OSError as exc:
+            raise connect_error(address, exc) from exc
+        try:
+            # Requests are written in one or two sends; Nagle would hold the second back.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _apply_options(sock, socket_options)
+        except OSError as exc:
+            sock.close()
+            raise socket_option_error(address, exc) from exc
+        except BaseException:
+            sock.close()
+            raise
+        stream = SyncStream(sock, timeout)
+        stream.origin = address
+        return stream
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> SyncStream:
+        address = f"the Unix socket {path}"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            _apply_options(sock, socket_options)
+        except OSError as exc:
+            sock.close()
+            raise socket_option_error(address, exc) from exc
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+        except TimeoutError as exc:
+            sock.close()
+            raise connect_timeout(address, timeout) from exc
+        except OSError as exc:
+            sock.close()
+            raise connect_error(address, exc) from exc
+        except BaseException:
+            sock.close()
+            raise
+        stream = SyncStream(sock, timeout)
+        stream.origin = address
+        return stream
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+#: The sync twin of ``AsyncAutoBackend``: code generated from ``_async/`` refers to it.
+AutoBackend = SyncBackend

@@ -1,0 +1,608 @@
+# Generated from src/heron/_async/client.py by scripts/unasync.py: do not edit by hand.
+"""``Client``: event hooks around the auth flow around redirects around the transport."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from .._auth import Auth
+from .._client import BaseClient, ClientState, EventHooks, sync_app_transport
+from .._config import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONFIG,
+    Limits,
+    Proxy,
+    UseClientDefault,
+)
+from .._exceptions import TooManyRedirects, request_context
+from .._models import Request, Response
+from .._streams import SyncByteStream
+from .._transports.base import BaseTransport
+from .._types import (
+    AuthTypes,
+    CertTypes,
+    CookieTypes,
+    HeaderTypes,
+    ProxyTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+    URLTypes,
+)
+from .transport import HTTPTransport
+
+__all__ = ["Client"]
+
+_DEFAULT = UseClientDefault.USE_CLIENT_DEFAULT
+
+
+class BoundStream(SyncByteStream):
+    """A response body tied to its response: closing it records ``response.elapsed``."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, stream: SyncByteStream, response: Response, start: float) -> None:
+        self._stream = stream
+        self._response = response
+        self._start = start
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            yield chunk
+
+    def close(self) -> None:
+        elapsed = time.perf_counter() - self._start
+        self._response.elapsed = datetime.timedelta(seconds=elapsed)
+        self._stream.close()
+
+
+class Client(BaseClient):
+    """An HTTP client with connection pooling, for asyncio and trio.
+
+    Use it as an async context manager so that its connections are closed::
+
+        with heron.Client(base_url="https://api.example.org") as client:
+            response = client.get("/items", params={"page": 2})
+
+    Configuration given here (headers, params, cookies, auth, timeout, ...) applies to every
+    request; per-request arguments override it. ``app=`` calls an ASGI or WSGI application
+    in-process instead of the network, which is how test suites use it.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth: AuthTypes | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        verify: Any = True,
+        cert: CertTypes | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        proxy: ProxyTypes | None = None,
+        mounts: Mapping[str, BaseTransport | None] | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+        follow_redirects: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        event_hooks: EventHooks | None = None,
+        base_url: URLTypes = "",
+        transport: BaseTransport | None = None,
+        trust_env: bool = True,
+        default_encoding: str | Callable[[bytes], str] = "utf-8",
+        app: Any = None,
+    ) -> None:
+        super().__init__(
+            auth=auth,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            event_hooks=event_hooks,
+            base_url=base_url,
+            trust_env=trust_env,
+            default_encoding=default_encoding,
+        )
+        allow_env_proxies = trust_env and transport is None and app is None
+        proxy_map = self._get_proxy_map(proxy, allow_env_proxies)
+
+        self._transport: BaseTransport
+        if transport is not None:
+            self._transport = transport
+        elif app is not None:
+            self._transport = sync_app_transport(app)
+        else:
+            self._transport = HTTPTransport(
+                verify=verify,
+                cert=cert,
+                trust_env=trust_env,
+                http1=http1,
+                http2=http2,
+                limits=limits,
+            )
+        mounted: dict[str, BaseTransport | None] = {
+            key: None
+            if proxy is None
+            else self._init_proxy_transport(
+                proxy,
+                verify=verify,
+                cert=cert,
+                trust_env=trust_env,
+                http1=http1,
+                http2=http2,
+                limits=limits,
+            )
+            for key, proxy in proxy_map.items()
+        }
+        if mounts is not None:
+            mounted.update(mounts)
+        self._mounts = self._sort_mounts(mounted)
+
+    @staticmethod
+    def _init_proxy_transport(
+        proxy: Proxy,
+        *,
+        verify: Any,
+        cert: CertTypes | None,
+        trust_env: bool,
+        http1: bool,
+        http2: bool,
+        limits: Limits,
+    ) -> BaseTransport:
+        return HTTPTransport(
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            http1=http1,
+            http2=http2,
+            limits=limits,
+            proxy=proxy,
+        )
+
+    # Sending ----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: URLTypes,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Build and send a request, returning the response with its body read.
+
+        ``auth``, ``follow_redirects`` and ``timeout`` default to the client's settings;
+        ``auth=None`` sends the request without the client's authentication.
+        """
+        request = self.build_request(
+            method,
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            extensions=extensions,
+        )
+        return self.send(request, auth=auth, follow_redirects=follow_redirects)
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        url: URLTypes,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Iterator[Response]:
+        """Send a request and yield the response before its body is read.
+
+        The body is read as you iterate (``iter_bytes()``, ``iter_lines()``, ...) and the
+        response is closed when the block ends::
+
+            with client.stream("GET", "/large") as response:
+                for chunk in response.iter_bytes():
+                    ...
+        """
+        request = self.build_request(
+            method,
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            timeout=timeout,
+            extensions=extensions,
+        )
+        response = self.send(request, auth=auth, follow_redirects=follow_redirects, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+    ) -> Response:
+        """Send a request built with ``build_request()`` (or by hand).
+
+        With ``stream=True`` the body is not read: iterate it, then ``close()`` the response.
+        The timeout travels with the request (``request.extensions["timeout"]``).
+        """
+        if self._state == ClientState.CLOSED:
+            raise RuntimeError(
+                f"Cannot send a request: this {type(self).__name__} has been closed. Create "
+                "a new client, or send requests inside its `with` block."
+            )
+        self._state = ClientState.OPENED
+        follow = (
+            self.follow_redirects
+            if isinstance(follow_redirects, UseClientDefault)
+            else follow_redirects
+        )
+        self._set_timeout(request)
+        request_auth = self._build_request_auth(request, auth)
+        response = self._send_handling_auth(
+            request, auth=request_auth, follow_redirects=follow, history=[]
+        )
+        try:
+            if not stream:
+                response.read()
+            return response
+        except BaseException:
+            response.close()
+            raise
+
+    def _send_handling_auth(
+        self, request: Request, auth: Auth, follow_redirects: bool, history: list[Response]
+    ) -> Response:
+        auth_flow = auth.sync_auth_flow(request)
+        try:
+            request = auth_flow.__next__()
+            while True:
+                response = self._send_handling_redirects(
+                    request, follow_redirects=follow_redirects, history=history
+                )
+                try:
+                    try:
+                        next_request = auth_flow.send(response)
+                    except StopIteration:
+                        return response
+                    response.history = list(history)
+                    response.read()
+                    request = next_request
+                    history.append(response)
+                except BaseException:
+                    response.close()
+                    raise
+        finally:
+            auth_flow.close()
+
+    def _send_handling_redirects(
+        self, request: Request, follow_redirects: bool, history: list[Response]
+    ) -> Response:
+        while True:
+            if len(history) > self.max_redirects:
+                raise TooManyRedirects(
+                    f"Exceeded the maximum of {self.max_redirects} redirects while requesting "
+                    f"{history[0].request.url!r}. Raise max_redirects on the client if the "
+                    "chain is expected, or check the server for a redirect loop.",
+                    request=request,
+                )
+            for hook in self._event_hooks["request"]:
+                hook(request)
+
+            response = self._send_single_request(request)
+            try:
+                for hook in self._event_hooks["response"]:
+                    hook(response)
+                response.history = list(history)
+                if not response.has_redirect_location:
+                    return response
+
+                request = self._build_redirect_request(request, response)
+                history = [*history, response]
+                if not follow_redirects:
+                    response.next_request = request
+                    return response
+                self._check_redirect_scheme(request)
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+
+    def _send_single_request(self, request: Request) -> Response:
+        transport = self._transport_for_url(request.url)
+        start = time.perf_counter()
+        if not isinstance(request.stream, SyncByteStream):
+            raise RuntimeError(
+                f"{type(self).__name__} cannot send a request body of type "
+                f"{type(request.stream).__name__}: a sync client needs a sync iterator and an "
+                "async client an async iterator (bytes and str work with both)."
+            )
+        with request_context(request=request):
+            response = transport.handle_request(request)
+        response.request = request
+        response.stream = BoundStream(response.stream, response=response, start=start)
+        self._cookies.extract_cookies(response)
+        response.default_encoding = self._default_encoding
+        self._log_response(request, response)
+        return response
+
+    # The method helpers -----------------------------------------------------------------
+
+    def get(
+        self,
+        url: URLTypes,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send a ``GET`` request."""
+        return self.request(
+            "GET",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def options(
+        self,
+        url: URLTypes,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send an ``OPTIONS`` request."""
+        return self.request(
+            "OPTIONS",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def head(
+        self,
+        url: URLTypes,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send a ``HEAD`` request."""
+        return self.request(
+            "HEAD",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def delete(
+        self,
+        url: URLTypes,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send a ``DELETE`` request."""
+        return self.request(
+            "DELETE",
+            url,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def post(
+        self,
+        url: URLTypes,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send a ``POST`` request."""
+        return self.request(
+            "POST",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def put(
+        self,
+        url: URLTypes,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send a ``PUT`` request."""
+        return self.request(
+            "PUT",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    def patch(
+        self,
+        url: URLTypes,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = _DEFAULT,
+        follow_redirects: bool | UseClientDefault = _DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = _DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Send a ``PATCH`` request."""
+        return self.request(
+            "PATCH",
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            auth=auth,
+            follow_redirects=follow_redirects,
+            timeout=timeout,
+            extensions=extensions,
+        )
+
+    # Lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the transport and every mounted transport, releasing their connections."""
+        if self._state != ClientState.CLOSED:
+            self._state = ClientState.CLOSED
+            self._transport.close()
+            for transport in self._mounts.values():
+                if transport is not None:
+                    transport.close()
+
+    def __enter__(self) -> Client:
+        if self._state != ClientState.UNOPENED:
+            raise RuntimeError(
+                "Cannot open a client more than once"
+                if self._state == ClientState.OPENED
+                else "Cannot reopen a client once it has been closed; create a new one."
+            )
+        self._state = ClientState.OPENED
+        self._transport.__enter__()
+        for transport in self._mounts.values():
+            if transport is not None:
+                transport.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self._state = ClientState.CLOSED
+        self._transport.__exit__(exc_type, exc_value, traceback)
+        for transport in self._mounts.values():
+            if transport is not None:
+                transport.__exit__(exc_type, exc_value, traceback)

@@ -1,0 +1,343 @@
+"""Client semantics through MockTransport: merging, lifecycle, hooks, cookies, auth, mounts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import heron
+from tests.helpers import async_body, sync_body
+
+# True here; the generated sync twin reads `heron.Client is not heron.Client`, i.e. False.
+IS_ASYNC = heron.AsyncClient is not heron.Client
+
+
+def echo(request: heron.Request) -> heron.Response:
+    """Answer with what arrived, so tests can assert on the request the transport saw."""
+    payload = {
+        "method": request.method,
+        "url": str(request.url),
+        "headers": dict(request.headers),
+        "body": request.content.decode("latin-1"),
+    }
+    return heron.Response(200, json=payload)
+
+
+def make_client(**kwargs: Any) -> heron.AsyncClient:
+    kwargs.setdefault("transport", heron.MockTransport(echo))
+    return heron.AsyncClient(**kwargs)
+
+
+@pytest.mark.anyio
+async def test_get_sends_default_headers() -> None:
+    async with make_client() as client:
+        response = await client.get("https://example.org/path")
+    seen = response.json()
+    assert seen["method"] == "GET"
+    assert seen["url"] == "https://example.org/path"
+    assert seen["headers"]["host"] == "example.org"
+    assert seen["headers"]["user-agent"] == f"python-heron/{heron.__version__}"
+    assert seen["headers"]["accept"] == "*/*"
+    assert "gzip" in seen["headers"]["accept-encoding"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["GET", "OPTIONS", "HEAD", "DELETE"])
+async def test_method_helpers_without_body(method: str) -> None:
+    async with make_client() as client:
+        helper = getattr(client, method.lower())
+        response = await helper("https://example.org/", params={"a": "1"})
+    assert response.request.method == method
+    assert response.request.url == "https://example.org/?a=1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_method_helpers_with_body(method: str) -> None:
+    async with make_client() as client:
+        helper = getattr(client, method.lower())
+        response = await helper("https://example.org/", json={"name": "heron"})
+    seen = response.json()
+    assert seen["method"] == method
+    assert json.loads(seen["body"]) == {"name": "heron"}
+    assert seen["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.anyio
+async def test_base_url_joins_by_appending_the_path() -> None:
+    async with make_client(base_url="https://example.org/api") as client:
+        assert client.base_url == "https://example.org/api/"
+        response = await client.get("/items", params={"page": 2})
+        assert response.json()["url"] == "https://example.org/api/items?page=2"
+        response = await client.get("items")
+        assert response.json()["url"] == "https://example.org/api/items"
+        response = await client.get("https://other.example/x")
+        assert response.json()["url"] == "https://other.example/x"
+        client.base_url = "https://example.com/v2"
+        assert client.base_url == "https://example.com/v2/"
+
+
+@pytest.mark.anyio
+async def test_client_params_merge_with_request_params() -> None:
+    async with make_client(params={"a": "1"}) as client:
+        response = await client.get("https://example.org/", params={"b": "2"})
+        assert response.json()["url"] == "https://example.org/?a=1&b=2"
+        client.params = {"c": "3"}
+        assert client.params == heron.QueryParams({"c": "3"})
+
+
+@pytest.mark.anyio
+async def test_request_headers_override_client_headers() -> None:
+    async with make_client(headers={"X-Client": "1", "User-Agent": "mine"}) as client:
+        response = await client.get("https://example.org/", headers={"X-Client": "2"})
+    headers = response.json()["headers"]
+    assert headers["x-client"] == "2"
+    assert headers["user-agent"] == "mine"
+
+
+@pytest.mark.anyio
+async def test_headers_setter_keeps_defaults() -> None:
+    async with make_client() as client:
+        client.headers = {"X-A": "b"}
+        assert client.headers["x-a"] == "b"
+        assert client.headers["accept"] == "*/*"
+
+
+@pytest.mark.anyio
+async def test_timeout_is_stored_on_the_request() -> None:
+    async with make_client(timeout=3.0) as client:
+        response = await client.get("https://example.org/")
+        assert response.request.extensions["timeout"] == {
+            "connect": 3.0,
+            "read": 3.0,
+            "write": 3.0,
+            "pool": 3.0,
+        }
+        response = await client.get("https://example.org/", timeout=None)
+        assert response.request.extensions["timeout"]["read"] is None
+        client.timeout = heron.Timeout(1.0, read=9.0)
+        request = client.build_request("GET", "https://example.org/")
+        assert request.extensions["timeout"]["read"] == 9.0
+        request.extensions = {}
+        response = await client.send(request)
+        assert response.request.extensions["timeout"]["connect"] == 1.0
+
+
+@pytest.mark.anyio
+async def test_closed_client_refuses_to_send() -> None:
+    client = make_client()
+    async with client:
+        pass
+    assert client.is_closed
+    with pytest.raises(RuntimeError, match="has been closed"):
+        await client.get("https://example.org/")
+    with pytest.raises(RuntimeError, match="reopen"):
+        async with client:
+            pass  # pragma: no cover - never entered
+
+
+@pytest.mark.anyio
+async def test_client_cannot_be_opened_twice() -> None:
+    client = make_client()
+    await client.get("https://example.org/")
+    with pytest.raises(RuntimeError, match="more than once"):
+        async with client:
+            pass  # pragma: no cover - never entered
+    await client.aclose()
+    await client.aclose()  # closing twice is harmless
+    assert client.is_closed
+
+
+class Chunks:
+    """A streamed body: nothing is read until it is iterated."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in (b"hello, ", b"world"):
+            yield chunk
+
+
+def streaming(request: heron.Request) -> heron.Response:
+    return heron.Response(200, content=Chunks())
+
+
+@pytest.mark.anyio
+async def test_stream_yields_an_unread_response_and_closes_it() -> None:
+    async with make_client(transport=heron.MockTransport(streaming)) as client:
+        async with client.stream("GET", "https://example.org/") as response:
+            assert not response.is_stream_consumed
+            chunks = [chunk async for chunk in response.aiter_bytes()]
+        assert response.is_closed
+    assert chunks == [b"hello, ", b"world"]
+    assert response.elapsed.total_seconds() >= 0
+
+
+@pytest.mark.anyio
+async def test_send_with_stream_true_leaves_the_body_unread() -> None:
+    async with make_client(transport=heron.MockTransport(streaming)) as client:
+        request = client.build_request("GET", "https://example.org/")
+        response = await client.send(request, stream=True)
+        with pytest.raises(heron.ResponseNotRead):
+            _ = response.content
+        await response.aread()
+        await response.aclose()
+    assert response.content == b"hello, world"
+
+
+@pytest.mark.anyio
+async def test_event_hooks_see_requests_and_responses() -> None:
+    seen: list[str] = []
+
+    async def on_request(request: heron.Request) -> None:
+        seen.append(f"request {request.url.path}")
+
+    async def on_response(response: heron.Response) -> None:
+        seen.append(f"response {response.status_code}")
+
+    hooks = {"request": [on_request], "response": [on_response]}
+    async with make_client(event_hooks=hooks) as client:
+        await client.get("https://example.org/a")
+        assert client.event_hooks["request"] == [on_request]
+        client.event_hooks = {"response": [on_response]}
+        await client.get("https://example.org/b")
+    assert seen == ["request /a", "response 200", "response 200"]
+
+
+@pytest.mark.anyio
+async def test_response_hook_can_raise_for_status() -> None:
+    async def raise_on_4xx_5xx(response: heron.Response) -> None:
+        response.raise_for_status()
+
+    def not_found(request: heron.Request) -> heron.Response:
+        return heron.Response(404)
+
+    client = heron.AsyncClient(
+        transport=heron.MockTransport(not_found),
+        event_hooks={"response": [raise_on_4xx_5xx]},
+    )
+    async with client:
+        with pytest.raises(heron.HTTPStatusError) as info:
+            await client.get("https://example.org/missing")
+    assert info.value.response.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_cookies_persist_across_requests() -> None:
+    def handler(request: heron.Request) -> heron.Response:
+        if request.url.path == "/set":
+            return heron.Response(200, headers={"Set-Cookie": "session=abc; Path=/"})
+        return heron.Response(200, text=request.headers.get("cookie", ""))
+
+    async with make_client(transport=heron.MockTransport(handler)) as client:
+        await client.get("https://example.org/set")
+        assert client.cookies["session"] == "abc"
+        response = await client.get("https://example.org/read")
+        assert response.text == "session=abc"
+        client.cookies = {"other": "1"}
+        response = await client.get("https://example.org/read")
+        assert response.text == "other=1"
+
+
+@pytest.mark.anyio
+async def test_per_request_cookies_warn_and_are_sent() -> None:
+    async with make_client(cookies={"a": "1"}) as client:
+        with pytest.warns(DeprecationWarning, match="per-request cookies"):
+            response = await client.get("https://example.org/", cookies={"b": "2"})
+    assert response.json()["headers"]["cookie"] == "a=1; b=2"
+
+
+@pytest.mark.anyio
+async def test_auth_tuple_sends_basic_credentials() -> None:
+    async with make_client(auth=("user", "pass")) as client:
+        response = await client.get("https://example.org/")
+        assert response.json()["headers"]["authorization"] == "Basic dXNlcjpwYXNz"
+        response = await client.get("https://example.org/", auth=None)
+        assert "authorization" not in response.json()["headers"]
+        assert isinstance(client.auth, heron.BasicAuth)
+        client.auth = None
+        assert client.auth is None
+
+
+@pytest.mark.anyio
+async def test_credentials_in_the_url_become_basic_auth() -> None:
+    async with make_client() as client:
+        response = await client.get("https://user:pass@example.org/")
+    assert response.json()["headers"]["authorization"] == "Basic dXNlcjpwYXNz"
+
+
+@pytest.mark.anyio
+async def test_function_auth_is_applied() -> None:
+    def add_token(request: heron.Request) -> heron.Request:
+        request.headers["Authorization"] = "Bearer token"
+        return request
+
+    async with make_client(auth=add_token) as client:
+        response = await client.get("https://example.org/")
+    assert response.json()["headers"]["authorization"] == "Bearer token"
+
+
+@pytest.mark.anyio
+async def test_mounts_route_by_most_specific_pattern() -> None:
+    def answer(label: str) -> heron.MockTransport:
+        return heron.MockTransport(lambda request: heron.Response(200, text=label))
+
+    mounts = {
+        "all://": answer("all"),
+        "https://": answer("https"),
+        "all://*.example.org": answer("subdomains"),
+        "all://api.example.org:8443": answer("api with port"),
+    }
+    async with make_client(mounts=mounts) as client:
+        assert (await client.get("http://other.test/")).text == "all"
+        assert (await client.get("https://other.test/")).text == "https"
+        assert (await client.get("https://www.example.org/")).text == "subdomains"
+        assert (await client.get("https://api.example.org:8443/")).text == "api with port"
+
+
+@pytest.mark.anyio
+async def test_mount_none_falls_back_to_the_default_transport() -> None:
+    unused = heron.MockTransport(lambda request: heron.Response(500))
+    async with make_client(mounts={"all://": unused, "all://example.org": None}) as client:
+        response = await client.get("https://example.org/")
+    assert response.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_body_of_the_other_flavour_is_refused() -> None:
+    # An async client refuses a sync iterator, and the sync twin refuses an async one.
+    body = sync_body() if IS_ASYNC else async_body()
+    async with make_client() as client:
+        with pytest.raises(RuntimeError, match="iterator"):
+            await client.post("https://example.org/", content=body)
+
+
+@pytest.mark.anyio
+async def test_transport_errors_carry_the_request() -> None:
+    def fail(request: heron.Request) -> heron.Response:
+        raise heron.ConnectError("could not connect")
+
+    async with make_client(transport=heron.MockTransport(fail)) as client:
+        with pytest.raises(heron.ConnectError) as info:
+            await client.get("https://example.org/")
+    assert info.value.request.url == "https://example.org/"
+
+
+@pytest.mark.anyio
+async def test_default_encoding_is_applied_to_responses() -> None:
+    def latin1(request: heron.Request) -> heron.Response:
+        return heron.Response(200, content="café".encode("latin-1"))
+
+    client = make_client(transport=heron.MockTransport(latin1), default_encoding="latin-1")
+    async with client:
+        response = await client.get("https://example.org/")
+    assert response.text == "café"
+
+
+@pytest.mark.anyio
+async def test_trust_env_is_read_only() -> None:
+    async with make_client(trust_env=False) as client:
+        assert client.trust_env is False
+        with pytest.raises(AttributeError):
+            client.trust_env = True  # type: ignore[misc]
