@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         sys.stderr.write(INSTALL_HINT)
         return 1
-    command = _build_command(click)
+    command = _build_command()
     try:
         command.main(
             args=list(sys.argv[1:] if argv is None else argv),
@@ -51,7 +51,9 @@ def _parse_pairs(values: Sequence[str], separator: str, what: str) -> list[tuple
     return pairs
 
 
-def _build_command(click: Any) -> Any:
+def _build_command() -> Any:
+    import click
+
     import heron
 
     @click.command(name="heron")
@@ -99,7 +101,7 @@ def _build_command(click: Any) -> Any:
                 response = client.request(
                     chosen,
                     url,
-                    params=request_params,
+                    params=tuple(request_params),
                     headers=request_headers,
                     content=content,
                     json=body,

@@ -311,7 +311,12 @@ class Request:
                     "This request's body is a sync stream and can't be read asynchronously: "
                     "use `request.read()` instead."
                 )
-            self._content = b"".join([part async for part in stream])  # type: ignore[union-attr]
+            chunks = stream.__aiter__()  # type: ignore[union-attr]
+            try:
+                self._content = b"".join([part async for part in chunks])
+            finally:
+                # Close the body's iterator now, even if reading failed or was cancelled.
+                await _aclose_iterator(chunks)
             self.stream = ByteStream(self._content)
         return self._content
 

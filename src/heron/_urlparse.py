@@ -26,6 +26,7 @@ __all__ = [
     "decode_host",
     "encode_userinfo",
     "parse_port",
+    "percent_encode",
     "quote_path",
     "quote_userinfo",
     "resolve",
@@ -338,7 +339,7 @@ def quote_path(path: str) -> str:
 
 def _quote(text: str, unsafe: re.Pattern[str]) -> str:
     try:
-        return unsafe.sub(_percent_encode, text)
+        return unsafe.sub(percent_encode, text)
     except UnicodeEncodeError:
         surrogate = next(char for char in text if "\ud800" <= char <= "\udfff")
         raise InvalidURL(
@@ -347,7 +348,8 @@ def _quote(text: str, unsafe: re.Pattern[str]) -> str:
         ) from None
 
 
-def _percent_encode(match: re.Match[str]) -> str:
+def percent_encode(match: re.Match[str]) -> str:
+    """``re.sub`` callback: the matched text as UTF-8 percent-escapes ("ü" -> "%C3%BC")."""
     return "".join([_PERCENT_ESCAPES[byte] for byte in match.group().encode("utf-8")])
 
 
@@ -366,7 +368,7 @@ def _encode_host(host: str, url: str = "") -> str:
     if host[0] == "[":
         if host[-1] != "]":
             raise InvalidURL(
-                f"Invalid IPv6 address: {host!r}{_in(url)} has no closing ']'. "
+                f"Invalid IPv6 address: {host!r}{_in(url)} must end with ']'. "
                 "Write IPv6 addresses in square brackets, e.g. 'http://[::1]:8000/'."
             )
         return _encode_ipv6(host[1:-1], url)
@@ -658,8 +660,8 @@ def build(
         port = None
     if not new_host and new_host is not None and scheme in _HOST_REQUIRED:
         raise InvalidURL(
-            f"Invalid host: a {scheme} URL with userinfo or a port needs a host, "
-            "e.g. host='example.com'."
+            f"Invalid host: a URL with the {scheme!r} scheme and userinfo or a port needs a "
+            "host, e.g. host='example.com'."
         )
 
     if path is KEEP:

@@ -20,6 +20,7 @@ from ._urlparse import (
     build,
     decode_host,
     parse_port,
+    percent_encode,
     quote_userinfo,
     resolve,
     split_authority,
@@ -329,16 +330,11 @@ def _ascii(data: bytes) -> str:
 # application/x-www-form-urlencoded, as urllib.parse.urlencode() writes it: everything but
 # ASCII letters, digits and "-._~" is percent-encoded, and spaces become "+".
 _FORM_UNSAFE: Final = re.compile(r"[^A-Za-z0-9\-._~ ]+")
-_PERCENT_ESCAPES: Final = [f"%{byte:02X}" for byte in range(256)]
-
-
-def _form_percent_encode(match: re.Match[str]) -> str:
-    return "".join([_PERCENT_ESCAPES[byte] for byte in match.group().encode("utf-8")])
 
 
 def _form_quote(text: str) -> str:
     try:
-        return _FORM_UNSAFE.sub(_form_percent_encode, text).replace(" ", "+")
+        return _FORM_UNSAFE.sub(percent_encode, text).replace(" ", "+")
     except UnicodeEncodeError:
         raise InvalidURL(
             f"Invalid query parameter {text!r}: a lone surrogate can't be encoded as UTF-8."

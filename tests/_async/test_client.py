@@ -314,6 +314,16 @@ async def test_body_of_the_other_flavour_is_refused() -> None:
 
 
 @pytest.mark.anyio
+async def test_response_body_of_the_other_flavour_is_refused() -> None:
+    def handler(request: heron.Request) -> heron.Response:
+        return heron.Response(200, content=sync_body() if IS_ASYNC else async_body())
+
+    async with make_client(transport=heron.MockTransport(handler)) as client:
+        with pytest.raises(RuntimeError, match="transport must return"):
+            await client.get("https://example.org/")
+
+
+@pytest.mark.anyio
 async def test_transport_errors_carry_the_request() -> None:
     def fail(request: heron.Request) -> heron.Response:
         raise heron.ConnectError("could not connect")

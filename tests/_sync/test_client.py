@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.helpers import async_body, sync_body
 
 import heron
+from tests.helpers import async_body, sync_body
 
 # True here; the generated sync twin reads `heron.Client is not heron.Client`, i.e. False.
 IS_ASYNC = heron.Client is not heron.Client
@@ -290,6 +290,15 @@ def test_body_of_the_other_flavour_is_refused() -> None:
     with make_client() as client:
         with pytest.raises(RuntimeError, match="iterator"):
             client.post("https://example.org/", content=body)
+
+
+def test_response_body_of_the_other_flavour_is_refused() -> None:
+    def handler(request: heron.Request) -> heron.Response:
+        return heron.Response(200, content=sync_body() if IS_ASYNC else async_body())
+
+    with make_client(transport=heron.MockTransport(handler)) as client:
+        with pytest.raises(RuntimeError, match="transport must return"):
+            client.get("https://example.org/")
 
 
 def test_transport_errors_carry_the_request() -> None:

@@ -451,8 +451,10 @@ def test_ipv6_addresses_are_validated_and_compressed() -> None:
 
 
 def test_bracketed_host_argument_needs_its_closing_bracket() -> None:
-    with pytest.raises(InvalidURL, match="no closing"):
+    with pytest.raises(InvalidURL, match="must end with"):
         URL("https://example.com/", host="[::1")
+    with pytest.raises(InvalidURL, match="must end with"):
+        URL("https://example.com/", host="[::1]x")
 
 
 def test_ipv6_zone_identifiers() -> None:

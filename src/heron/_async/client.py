@@ -64,6 +64,12 @@ class AsyncBoundStream(AsyncByteStream):
         await self._stream.aclose()
 
 
+async def _close_quietly(response: Response) -> None:
+    close = getattr(response.stream, "aclose", None)
+    if close is not None:
+        await close()
+
+
 class AsyncClient(BaseClient):
     """An HTTP client with connection pooling, for asyncio and trio.
 
@@ -353,7 +359,7 @@ class AsyncClient(BaseClient):
                 raise
 
     async def _send_single_request(self, request: Request) -> Response:
-        transport = self._transport_for_url(request.url)
+        transport: AsyncBaseTransport = self._transport_for_url(request.url)
         start = time.perf_counter()
         if not isinstance(request.stream, AsyncByteStream):
             raise RuntimeError(
@@ -364,6 +370,13 @@ class AsyncClient(BaseClient):
         with request_context(request=request):
             response = await transport.handle_async_request(request)
         response.request = request
+        if not isinstance(response.stream, AsyncByteStream):
+            await _close_quietly(response)
+            raise RuntimeError(
+                f"{type(transport).__name__} returned a response whose body is a "
+                f"{type(response.stream).__name__}, which {type(self).__name__} cannot read: "
+                "an async client's transport must return an async stream."
+            )
         response.stream = AsyncBoundStream(response.stream, response=response, start=start)
         self._cookies.extract_cookies(response)
         response.default_encoding = self._default_encoding

@@ -65,6 +65,12 @@ class BoundStream(SyncByteStream):
         self._stream.close()
 
 
+def _close_quietly(response: Response) -> None:
+    close = getattr(response.stream, "close", None)
+    if close is not None:
+        close()
+
+
 class Client(BaseClient):
     """An HTTP client with connection pooling, for asyncio and trio.
 
@@ -352,7 +358,7 @@ class Client(BaseClient):
                 raise
 
     def _send_single_request(self, request: Request) -> Response:
-        transport = self._transport_for_url(request.url)
+        transport: BaseTransport = self._transport_for_url(request.url)
         start = time.perf_counter()
         if not isinstance(request.stream, SyncByteStream):
             raise RuntimeError(
@@ -363,6 +369,13 @@ class Client(BaseClient):
         with request_context(request=request):
             response = transport.handle_request(request)
         response.request = request
+        if not isinstance(response.stream, SyncByteStream):
+            _close_quietly(response)
+            raise RuntimeError(
+                f"{type(transport).__name__} returned a response whose body is a "
+                f"{type(response.stream).__name__}, which {type(self).__name__} cannot read: "
+                "an async client's transport must return an async stream."
+            )
         response.stream = BoundStream(response.stream, response=response, start=start)
         self._cookies.extract_cookies(response)
         response.default_encoding = self._default_encoding
