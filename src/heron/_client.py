@@ -433,7 +433,10 @@ class BaseClient:
             logger.info(
                 'HTTP Request: %s %s "%s %d %s"',
                 request.method,
-                request.url,
+                # Credentials never reach the log.
+                request.url.copy_with(username=None, password=None)
+                if request.url.userinfo
+                else request.url,
                 response.http_version,
                 response.status_code,
                 response.reason_phrase,

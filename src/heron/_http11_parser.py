@@ -23,7 +23,7 @@ driver. ``H11Parser`` is the default implementation:
 from __future__ import annotations
 
 import re
-from typing import Protocol, TypeAlias
+from typing import NoReturn, Protocol, TypeAlias
 
 import h11
 
@@ -278,11 +278,9 @@ class H11Parser:
                     "The request has both Content-Length and Transfer-Encoding headers, which "
                     "RFC 9112 section 6.1 forbids (it invites request smuggling): remove one."
                 )
-            self._remaining = _CHUNKED
+            remaining = _CHUNKED
         else:
-            self._content_length = self._remaining = (
-                0 if content_length is None else int(content_length)
-            )
+            remaining = 0 if content_length is None else int(content_length)
 
         stand_in_method = method if method == b"HEAD" or method == b"CONNECT" else b"GET"
         connection = self._connection
@@ -294,8 +292,8 @@ class H11Parser:
                 f"Can't send a request to {self._origin} on this connection now: the previous "
                 f"exchange on it is not finished ({exc})."
             ) from exc
+        self._content_length = self._remaining = remaining
         self._request_ended = False
-        self._received = False
         return b"".join(
             (
                 method,
@@ -304,157 +302,6 @@ class H11Parser:
                 b" HTTP/1.1\r\n",
                 b"\r\n".join(map(b": ".join, headers)),
                 b"\r\n\r\n",
-            )
-        )
-
-    def body_bytes(self, data: bytes) -> bytes:
-        """Frame one chunk of the request body (``b""`` gives ``b""``)."""
-        ...
-
-    def end_bytes(self) -> bytes:
-        """End the request body; ``LocalProtocolError`` if it fell short of Content-Length."""
-        ...
-
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes read from the connection; ``b""`` means the server closed it."""
-        ...
-
-    def next_event(self) -> ParserEvent:
-        """The next response event, or ``NEED_DATA``."""
-        ...
-
-    def start_next_cycle(self) -> None:
-        """Reset for the next request on a reusable connection."""
-        ...
-
-    def is_reusable(self) -> bool:
-        """True when both messages are complete and the connection may carry another."""
-        ...
-
-    def trailing_data(self) -> bytes:
-        """Bytes received after the response head, for a connection that switched protocols."""
-        ...
-
-
-def _stand_in(method: bytes, close: bool, upgrade: bool) -> h11.Request:
-    headers = [(b"host", b"-")]
-    if close:
-        headers.append((b"connection", b"close"))
-    if upgrade:
-        headers.append((b"upgrade", b"-"))
-    return h11.Request(method=method, target=b"/", headers=headers)
-
-
-# h11 reads the method (HEAD and CONNECT responses are framed differently), Connection: close
-# and Upgrade from a request: one stand-in per combination.
-_STAND_INS = {
-    (method, close, upgrade): _stand_in(method, close, upgrade)
-    for method in (b"GET", b"HEAD", b"CONNECT")
-    for close in (False, True)
-    for upgrade in (False, True)
-}
-_END_OF_MESSAGE = h11.EndOfMessage()
-
-
-class H11Parser:
-    """``HTTP11Parser`` over h11, with heron's own request serialization."""
-
-    __slots__ = (
-        "_connection",
-        "_content_length",
-        "_eof",
-        "_origin",
-        "_received",
-        "_remaining",
-        "_request_ended",
-    )
-
-    name = "h11"
-
-    def __init__(self, origin: str = "the server") -> None:
-        self._connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
-        self._origin = origin
-        self._remaining = 0
-        self._content_length = 0
-        self._request_ended = False
-        self._received = False
-        self._eof = False
-
-    # Sending -----------------------------------------------------------------------------
-
-    def request_bytes(
-        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
-    ) -> bytes:
-        if method not in _KNOWN_METHODS and not _TOKEN(method):
-            raise LocalProtocolError(
-                f"Invalid HTTP method {method!r}: a method must be a non-empty token of "
-                "letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 section 9)."
-            )
-        if not _TARGET(target):
-            raise LocalProtocolError(
-                f"Invalid request target {target!r}: it must be non-empty visible ASCII, without "
-                "spaces or control characters (RFC 9112 section 3.2). Percent-encode the URL."
-            )
-        hosts = 0
-        content_length: bytes | None = None
-        chunked = close = upgrade = False
-        for name, value in headers:
-            lower = _NAMES.get(name)
-            if lower is None:
-                lower = _check_name(name)
-            if not _FIELD_VALUE(value):
-                _refuse_value(name, value)
-            if lower not in _SPECIAL_HEADERS:
-                continue
-            if lower == _HOST:
-                hosts += 1
-            elif lower == _CONTENT_LENGTH:
-                content_length = _check_content_length(content_length, value)
-            elif lower == _TRANSFER_ENCODING:
-                if chunked or value.lower() != b"chunked":
-                    raise LocalProtocolError(
-                        f"Unsupported Transfer-Encoding {value!r}: heron sends request bodies "
-                        "with a single 'Transfer-Encoding: chunked' or with Content-Length."
-                    )
-                chunked = True
-            elif lower == _CONNECTION:
-                close = close or b"close" in _comma_tokens(value)
-            else:
-                upgrade = True
-        if hosts != 1:
-            raise LocalProtocolError(
-                "An HTTP/1.1 request needs exactly one Host header (RFC 9112 section 3.2), "
-                f"and this one has {hosts}."
-            )
-        if chunked:
-            if content_length is not None:
-                raise LocalProtocolError(
-                    "The request has both Content-Length and Transfer-Encoding headers, which "
-                    "RFC 9112 section 6.1 forbids (it invites request smuggling): remove one."
-                )
-            self._remaining = _CHUNKED
-        else:
-            self._content_length = self._remaining = (
-                0 if content_length is None else int(content_length)
-            )
-
-        if method != b"HEAD" and method != b"CONNECT":
-            method = b"GET"
-        connection = self._connection
-        try:
-            connection.send(_STAND_INS[method, close, upgrade])
-            connection.send(_END_OF_MESSAGE)
-        except h11.LocalProtocolError as exc:
-            raise LocalProtocolError(
-                f"Can't send a request to {self._origin} on this connection now: the previous "
-                f"exchange on it is not finished ({exc})."
-            ) from exc
-        self._request_ended = False
-        self._received = False
-        return b"".join(
-            (
-                method if method is not b"GET" else b"",  # replaced below
-                b"",
             )
         )
 
@@ -506,20 +353,19 @@ class H11Parser:
             if self._eof and not self._received:
                 return CONNECTION_CLOSED
             raise RemoteProtocolError(self._describe(exc)) from exc
-        kind = type(event)
-        if kind is h11.Data:
-            return bytes(event.data)  # type: ignore[union-attr]
-        if kind is h11.Response or kind is h11.InformationalResponse:
-            version = event.http_version  # type: ignore[union-attr]
+        if type(event) is h11.Data:
+            return bytes(event.data)
+        if type(event) is h11.Response or type(event) is h11.InformationalResponse:
+            version = event.http_version
             return ResponseHead(
-                event.status_code,  # type: ignore[union-attr]
-                event.reason,  # type: ignore[union-attr]
-                event.headers.raw_items(),  # type: ignore[union-attr]
+                event.status_code,
+                event.reason,
+                event.headers.raw_items(),
                 _HTTP_VERSIONS.get(version) or b"HTTP/" + version,
             )
         if event is h11.NEED_DATA:
             return NEED_DATA
-        if kind is h11.ConnectionClosed:
+        if type(event) is h11.ConnectionClosed:
             return CONNECTION_CLOSED
         # EndOfMessage, or PAUSED: after a 101 or a successful CONNECT the bytes that follow
         # belong to another protocol, so this response has no (more) body.
@@ -533,8 +379,7 @@ class H11Parser:
             )
         if self._eof:
             return (
-                f"The connection to {self._origin} closed before the response was complete: "
-                f"{exc}."
+                f"The connection to {self._origin} closed before the response was complete: {exc}."
             )
         return f"{self._origin} sent a response that is not valid HTTP/1.1: {exc}."
 
@@ -576,7 +421,7 @@ def _check_name(name: bytes) -> bytes:
     return lower
 
 
-def _refuse_value(name: bytes, value: bytes) -> None:
+def _refuse_value(name: bytes, value: bytes) -> NoReturn:
     raise LocalProtocolError(
         f"Invalid value for header {name.decode('ascii')!r}: {value!r}. Header values must "
         "not contain NUL, CR, LF, vertical tab or form feed, nor start or end with "

@@ -44,7 +44,9 @@ class URLPattern:
         self._network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
         if "/" in host:
             try:
-                self._network = ipaddress.ip_network(host.strip("[]"), strict=False)
+                self._network = ipaddress.ip_network(
+                    host.replace("[", "").replace("]", ""), strict=False
+                )
             except ValueError:
                 raise ValueError(
                     f"Invalid mount pattern {pattern!r}: {host!r} is neither a host nor a "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import pytest
@@ -351,3 +352,130 @@ async def test_trust_env_is_read_only() -> None:
         assert client.trust_env is False
         with pytest.raises(AttributeError):
             client.trust_env = True  # type: ignore[misc]
+
+
+@pytest.mark.anyio
+async def test_auth_flow_can_retry_with_credentials() -> None:
+    class TokenOn401(heron.Auth):
+        def auth_flow(self, request: heron.Request) -> Generator[heron.Request, heron.Response]:
+            response = yield request
+            if response.status_code == 401:
+                request.headers["Authorization"] = "Bearer fresh"
+                yield request
+
+    def handler(request: heron.Request) -> heron.Response:
+        if request.headers.get("authorization") != "Bearer fresh":
+            return heron.Response(401)
+        return heron.Response(200, text="welcome")
+
+    async with make_client(transport=heron.MockTransport(handler), auth=TokenOn401()) as client:
+        response = await client.get("https://example.org/")
+    assert response.text == "welcome"
+    assert [r.status_code for r in response.history] == [401]
+
+
+@pytest.mark.anyio
+async def test_a_failing_body_read_closes_the_response_and_raises() -> None:
+    class Broken:
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b"partial"
+            raise heron.ReadError("connection lost")
+
+    def handler(request: heron.Request) -> heron.Response:
+        return heron.Response(200, content=Broken())
+
+    async with make_client(transport=heron.MockTransport(handler)) as client:
+        with pytest.raises(heron.ReadError, match="connection lost"):
+            await client.get("https://example.org/")
+
+
+@pytest.mark.anyio
+async def test_each_request_is_logged_at_info_without_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="heron")
+    async with make_client() as client:
+        await client.get("https://user:secret@example.org/path")
+        await client.get("https://example.org/other")
+    messages = [record.getMessage() for record in caplog.records if record.name == "heron"]
+    assert messages == [
+        'HTTP Request: GET https://example.org/path "HTTP/1.1 200 OK"',
+        'HTTP Request: GET https://example.org/other "HTTP/1.1 200 OK"',
+    ]
+
+
+@pytest.mark.anyio
+async def test_explicit_timeout_extension_wins() -> None:
+    async with make_client(timeout=1.0) as client:
+        assert client.timeout == heron.Timeout(1.0)
+        request = client.build_request(
+            "GET", "https://example.org/", extensions={"timeout": {"read": 7.0}}
+        )
+    assert request.extensions["timeout"] == {"read": 7.0}
+
+
+@pytest.mark.anyio
+async def test_closing_a_client_closes_its_mounts() -> None:
+    closed: list[str] = []
+
+    class Tracking(heron.MockTransport):
+        async def aclose(self) -> None:
+            closed.append("mount")
+
+    mounted = Tracking(echo)
+    client = make_client(mounts={"https://": mounted, "http://": None})
+    await client.get("https://example.org/")
+    await client.aclose()
+    assert closed == ["mount"]
+
+
+@pytest.mark.anyio
+async def test_environment_proxies_become_mounts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.local:3128")
+    client = heron.AsyncClient()
+    transports = {pattern.pattern: t for pattern, t in client._mounts.items()}
+    assert isinstance(transports["https://"], heron.AsyncHTTPTransport)
+    await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_asgi_app_is_called_in_process() -> None:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/")
+    async def root() -> dict[str, str]:
+        return {"message": "Tomato"}
+
+    async with heron.AsyncClient(app=app, base_url="http://test") as client:
+        response = await client.get("/")
+    assert response.status_code == 200
+    assert response.json() == {"message": "Tomato"}
+
+
+@pytest.mark.anyio
+async def test_wsgi_app_is_called_in_process() -> None:
+    from flask import Flask
+
+    app = Flask(__name__)
+
+    @app.route("/")
+    def hello() -> str:
+        return "Hello World"
+
+    async with heron.AsyncClient(app=app, base_url="http://testserver") as client:
+        response = await client.get("/")
+    assert response.status_code == 200
+    assert response.text == "Hello World"
+
+
+@pytest.mark.anyio
+async def test_an_auth_flow_error_closes_the_response_and_propagates() -> None:
+    def handler(request: heron.Request) -> heron.Response:
+        return heron.Response(401, headers={"WWW-Authenticate": "Digest"})
+
+    auth = heron.DigestAuth("user", "pass")
+    async with make_client(transport=heron.MockTransport(handler), auth=auth) as client:
+        with pytest.raises(heron.ProtocolError):
+            await client.get("https://example.org/")

@@ -294,6 +294,8 @@ async def test_relative_and_schemeless_locations_are_resolved() -> None:
         assert response.url == "https://example.org/done"
         response = await c.get("https://example.org/redirect/302?to=//other.example/done")
         assert response.url == "https://other.example/done"
+        response = await c.get("https://example.org/redirect/302", params={"to": "https:/done"})
+        assert response.url == "https://example.org/done"
 
 
 @pytest.mark.anyio

@@ -270,6 +270,8 @@ def test_relative_and_schemeless_locations_are_resolved() -> None:
         assert response.url == "https://example.org/done"
         response = c.get("https://example.org/redirect/302?to=//other.example/done")
         assert response.url == "https://other.example/done"
+        response = c.get("https://example.org/redirect/302", params={"to": "https:/done"})
+        assert response.url == "https://example.org/done"
 
 
 def test_hooks_fire_for_each_redirect_step() -> None:

@@ -33,6 +33,7 @@ from heron._mounts import URLPattern, get_environment_proxies
         ("all://10.0.0.0/8", "http://example.com/", False),
         ("all://[::1]", "http://[::1]:8000/", True),
         ("all://[fd00::/8]", "http://[fd12::1]/", True),
+        ("all://[fd00::]/8", "http://[fd12::1]/", True),
         ("all://[::1]:8000", "http://[::1]:8000/", True),
         ("all://127.0.0.1", "http://127.0.0.1:5000/", True),
     ],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -42,32 +41,6 @@ from .transport import AsyncHTTPTransport
 __all__ = ["AsyncClient"]
 
 _DEFAULT = UseClientDefault.USE_CLIENT_DEFAULT
-
-
-class AsyncBoundStream(AsyncByteStream):
-    """A response body tied to its response: closing it records ``response.elapsed``."""
-
-    __slots__ = ("_response", "_start", "_stream")
-
-    def __init__(self, stream: AsyncByteStream, response: Response, start: float) -> None:
-        self._stream = stream
-        self._response = response
-        self._start = start
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        elapsed = time.perf_counter() - self._start
-        self._response.elapsed = datetime.timedelta(seconds=elapsed)
-        await self._stream.aclose()
-
-
-async def _close_quietly(response: Response) -> None:
-    close = getattr(response.stream, "aclose", None)
-    if close is not None:
-        await close()
 
 
 class AsyncClient(BaseClient):
@@ -371,13 +344,12 @@ class AsyncClient(BaseClient):
             response = await transport.handle_async_request(request)
         response.request = request
         if not isinstance(response.stream, AsyncByteStream):
-            await _close_quietly(response)
             raise RuntimeError(
                 f"{type(transport).__name__} returned a response whose body is a "
                 f"{type(response.stream).__name__}, which {type(self).__name__} cannot read: "
                 "an async client's transport must return an async stream."
             )
-        response.stream = AsyncBoundStream(response.stream, response=response, start=start)
+        response._set_started_at(start)
         self._cookies.extract_cookies(response)
         response.default_encoding = self._default_encoding
         self._log_response(request, response)

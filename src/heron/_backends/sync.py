@@ -8,6 +8,7 @@ are that place, so that sync, asyncio and trio users read the same words for the
 from __future__ import annotations
 
 import errno
+import os
 import select
 import socket
 import ssl
@@ -64,17 +65,28 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _unwrap(exc: BaseException) -> BaseException:
+    """anyio reports "All connection attempts failed" and chains the real error(s)."""
+    cause = exc.__cause__
+    if isinstance(exc, OSError) and exc.errno is None and isinstance(cause, OSError):
+        return _unwrap(cause)
+    return exc
+
+
 def _reason(exc: BaseException) -> str:
     """The operating system's words for ``exc``, e.g. "Connection refused"."""
-    if isinstance(exc, OSError):
-        cause = exc.__cause__
-        # anyio reports "All connection attempts failed" and chains the real errors.
-        if exc.errno is None and isinstance(cause, BaseExceptionGroup):
-            return "; ".join(dict.fromkeys(_reason(inner) for inner in cause.exceptions))
-        if exc.errno is None and isinstance(cause, OSError):
-            return _reason(cause)
-        if exc.strerror:
-            return exc.strerror
+    exc = _unwrap(exc)
+    cause = exc.__cause__
+    if isinstance(exc, ssl.SSLError):
+        return str(exc)  # its errno is an OpenSSL code, not an OS one
+    if isinstance(exc, OSError) and exc.errno is None and isinstance(cause, BaseExceptionGroup):
+        return "; ".join(dict.fromkeys(_reason(inner) for inner in cause.exceptions))
+    if isinstance(exc, socket.gaierror):
+        return exc.strerror or str(exc)
+    if isinstance(exc, OSError) and exc.errno:
+        # asyncio words it "Connect call failed (...)", trio "Error connecting to ...": the
+        # errno says the same thing in the same words on every backend.
+        return os.strerror(exc.errno)
     return str(exc) or type(exc).__name__
 
 
@@ -99,7 +111,7 @@ def connect_error(address: str, exc: OSError) -> ConnectError:
             "Check the spelling of the host and your DNS settings."
         )
     message = f"Could not connect to {address}: {_reason(exc)}."
-    if exc.errno == errno.ECONNREFUSED:
+    if getattr(_unwrap(exc), "errno", None) == errno.ECONNREFUSED:
         message += " Is the server running and listening on that port?"
     return ConnectError(message)
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,32 +42,6 @@ from .transport import HTTPTransport
 __all__ = ["Client"]
 
 _DEFAULT = UseClientDefault.USE_CLIENT_DEFAULT
-
-
-class BoundStream(SyncByteStream):
-    """A response body tied to its response: closing it records ``response.elapsed``."""
-
-    __slots__ = ("_response", "_start", "_stream")
-
-    def __init__(self, stream: SyncByteStream, response: Response, start: float) -> None:
-        self._stream = stream
-        self._response = response
-        self._start = start
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._stream:
-            yield chunk
-
-    def close(self) -> None:
-        elapsed = time.perf_counter() - self._start
-        self._response.elapsed = datetime.timedelta(seconds=elapsed)
-        self._stream.close()
-
-
-def _close_quietly(response: Response) -> None:
-    close = getattr(response.stream, "close", None)
-    if close is not None:
-        close()
 
 
 class Client(BaseClient):
@@ -370,13 +343,12 @@ class Client(BaseClient):
             response = transport.handle_request(request)
         response.request = request
         if not isinstance(response.stream, SyncByteStream):
-            _close_quietly(response)
             raise RuntimeError(
                 f"{type(transport).__name__} returned a response whose body is a "
                 f"{type(response.stream).__name__}, which {type(self).__name__} cannot read: "
                 "an async client's transport must return an async stream."
             )
-        response.stream = BoundStream(response.stream, response=response, start=start)
+        response._set_started_at(start)
         self._cookies.extract_cookies(response)
         response.default_encoding = self._default_encoding
         self._log_response(request, response)

@@ -1,0 +1,483 @@
+"""The connection pool's bookkeeping: which request gets which connection, what to open, what
+to close. Pure: no I/O, no event loop, and a clock passed in, so every decision is unit-tested.
+
+How this works
+--------------
+Each request takes a ``Ticket`` with ``acquire(origin)``. The ticket comes back either holding a
+connection (``ASSIGNED``: an existing one; ``OPENING``: a new one it must connect) or
+``WAITING`` in its origin's queue. The I/O shell (``_async/pool.py``) carries out the returned
+``Actions`` (close these connections, wake these tickets), calls ``start(ticket)`` just before
+it sends, and ``release(ticket, reusable)`` exactly once when the request is over, whatever
+happened: finished, failed, timed out or cancelled, before or after it was assigned.
+
+A connection can carry ``capacity`` requests at once: 1 for HTTP/1.1, the server's
+``MAX_CONCURRENT_STREAMS`` for HTTP/2 (``set_capacity``). So "available" (it has a free slot)
+is not "idle" (it has no request at all).
+
+Per origin: ``idle`` connections (a dict used as a LIFO stack, so warm connections are reused
+and cold ones age out), ``shared`` ones (busy but with a free slot: HTTP/2), and ``waiters``
+(FIFO). Across origins: ``_idle_lru``, every idle connection oldest first, and ``_waiters``,
+every waiting ticket in arrival order. Every operation is O(1) apart from closing things, and
+each connection is closed once. Nothing ever walks all connections or all waiters.
+
+Keep-alive expiry: connections become idle in clock order, so ``_idle_lru`` is sorted by idle
+time and the expired ones are exactly at its head. Each ``acquire`` first closes those (and
+stops at the first one still fresh), so an idle connection is never handed out expired.
+
+Invariants (checked by tests/pool_state): connections <= ``max_connections``; idle <=
+``max_keepalive_connections``; a ticket waits only while the pool is full and nothing is idle;
+no ticket waits while a connection of its origin has a free slot; every connection slot taken
+is given back exactly once.
+
+Tickets::
+
+    from                event                                      to
+    ------------------  -----------------------------------------  -----------------------
+    (new)               acquire: a connection of the origin has    ASSIGNED
+                        a free slot (HTTP/2 first, then the most
+                        recently idle one)
+    (new)               acquire: room under max_connections, or    OPENING (a NEW entry)
+                        an idle connection of another origin to
+                        evict (the least recently used one)
+    (new)               acquire: the pool is full, nothing idle    WAITING
+    WAITING             release of a connection of its origin      ASSIGNED  (woken)
+    WAITING             a connection closed, freeing a slot        OPENING   (woken)
+    ASSIGNED, OPENING   start: the request is about to be sent     ACTIVE
+    WAITING             close (the pool)                           CLOSED    (woken)
+    any                 release                                    DONE
+
+Connections (``Entry.status``)::
+
+    (new)               acquire (room or eviction)                 NEW
+    NEW                 start of its ticket                        BUSY
+    NEW                 release before start (never connected)     CLOSED
+    BUSY, IDLE          a ticket takes a slot                      BUSY
+    BUSY                release, reusable, no request left         IDLE, or CLOSED when
+                                                                   another origin is waiting
+                                                                   or over keep-alive limits
+    BUSY                release, not reusable, requests left       DRAINING
+    BUSY, DRAINING      release, not reusable, no request left     CLOSED
+    IDLE                expired / evicted / over the keep-alive    CLOSED
+                        limit / pool closed
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from types import TracebackType
+from typing import Final, Generic, TypeVar
+
+__all__ = [
+    "ACTIVE",
+    "ASSIGNED",
+    "BUSY",
+    "CLOSED",
+    "DONE",
+    "DRAINING",
+    "IDLE",
+    "NEW",
+    "OPENING",
+    "WAITING",
+    "Actions",
+    "AsyncStateLock",
+    "ConnectionNotAvailable",
+    "Entry",
+    "PoolState",
+    "StateLock",
+    "Ticket",
+]
+
+# Ticket statuses.
+WAITING: Final = "waiting"
+ASSIGNED: Final = "assigned"  # holds an existing connection, request not started yet
+OPENING: Final = "opening"  # holds a new connection to connect, request not started yet
+ACTIVE: Final = "active"  # the request is being sent or its response read
+DONE: Final = "done"
+# Entry statuses (CLOSED is shared: a ticket woken by the pool closing is CLOSED too).
+NEW: Final = "new"
+BUSY: Final = "busy"
+IDLE: Final = "idle"
+DRAINING: Final = "draining"
+CLOSED: Final = "closed"
+
+C = TypeVar("C")
+
+
+class ConnectionNotAvailable(Exception):
+    """A connection could not take the request after all, and nothing of it was processed.
+
+    Raised by a connection (a reused HTTP/1.1 connection found closed before any byte of the
+    response arrived; later, an HTTP/2 connection that stopped taking streams) and caught by
+    the pool, which retries on a new connection or raises a heron error. Users never see it.
+    """
+
+
+class AsyncStateLock:
+    """Guards the pool state in async code: a no-op, since an event loop runs the (await-free)
+    state changes of one task without interruption. ``StateLock`` is the threaded twin."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
+
+#: Guards the pool state in sync code, where one pool is shared by many threads.
+StateLock: Final = threading.Lock
+
+
+class Entry(Generic[C]):
+    """The pool's record of one connection."""
+
+    __slots__ = ("active", "capacity", "connection", "idle_since", "origin", "status")
+
+    def __init__(self, connection: C, origin: Hashable) -> None:
+        self.connection = connection
+        self.origin = origin
+        self.status: str = NEW
+        #: Tickets holding a slot on this connection (assigned or active).
+        self.active = 0
+        #: How many requests it can carry at once: 1 until told otherwise (HTTP/2).
+        self.capacity = 1
+        self.idle_since = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Entry [{self.status}, {self.active}/{self.capacity}] {self.origin!r}>"
+
+
+class Ticket(Generic[C]):
+    """One request's claim on the pool, from ``acquire`` to ``release``."""
+
+    __slots__ = ("entry", "fresh", "origin", "status", "waker")
+
+    def __init__(self, origin: Hashable, fresh: bool) -> None:
+        self.origin = origin
+        self.fresh = fresh
+        self.status: str = WAITING
+        self.entry: Entry[C] | None = None
+        #: Whatever the I/O shell uses to wake a waiting ticket (an event); unused here.
+        self.waker: object = None
+
+    @property
+    def connection(self) -> C:
+        """The connection this ticket holds (``ASSIGNED``, ``OPENING`` or ``ACTIVE``)."""
+        if self.entry is None:
+            raise RuntimeError(f"{self!r} holds no connection.")
+        return self.entry.connection
+
+    def __repr__(self) -> str:
+        return f"<Ticket [{self.status}] {self.origin!r}>"
+
+
+class Actions(Generic[C]):
+    """What the I/O shell must do after a state change: close connections, wake tickets."""
+
+    __slots__ = ("close", "wake")
+
+    def __init__(self) -> None:
+        self.close: list[C] = []
+        self.wake: list[Ticket[C]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.close or self.wake)
+
+    def __repr__(self) -> str:
+        return f"<Actions close={self.close!r} wake={self.wake!r}>"
+
+
+class _Origin(Generic[C]):
+    """The per-origin part of the state."""
+
+    __slots__ = ("connections", "idle", "shared", "waiters")
+
+    def __init__(self) -> None:
+        #: Idle entries; insertion order = idle order, so ``popitem()`` gives the warmest.
+        self.idle: dict[Entry[C], None] = {}
+        #: Busy entries with a free slot (HTTP/2).
+        self.shared: dict[Entry[C], None] = {}
+        self.waiters: OrderedDict[Ticket[C], None] = OrderedDict()
+        #: Live entries of this origin, whatever their status.
+        self.connections = 0
+
+
+class PoolState(Generic[C]):
+    """Connection pool bookkeeping; see the module docstring for how it works.
+
+    ``connection_factory(origin)`` makes the (not yet connected) connection for a new entry:
+    it must not do I/O. ``max_keepalive_connections`` caps idle connections,
+    ``keepalive_expiry`` is in seconds of ``clock()``, which must never go backwards.
+    ``None`` disables a limit.
+    """
+
+    def __init__(
+        self,
+        connection_factory: Callable[[Hashable], C],
+        *,
+        max_connections: int | None = None,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._factory = connection_factory
+        self._max_connections = max_connections
+        self._max_idle = max_keepalive_connections
+        if max_connections is not None and (
+            max_keepalive_connections is None or max_keepalive_connections > max_connections
+        ):
+            self._max_idle = max_connections
+        self._expiry = keepalive_expiry
+        self._clock = clock
+        self._origins: dict[Hashable, _Origin[C]] = {}
+        self._entries: dict[Entry[C], None] = {}
+        self._idle_lru: OrderedDict[Entry[C], None] = OrderedDict()
+        self._waiters: OrderedDict[Ticket[C], None] = OrderedDict()
+        #: Tickets holding a connection slot (ASSIGNED, OPENING or ACTIVE).
+        self._requests = 0
+        self._closed = False
+
+    # Queries ---------------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def connections(self) -> list[C]:
+        """Every live connection: connecting, busy and idle."""
+        return [entry.connection for entry in self._entries]
+
+    @property
+    def requests(self) -> int:
+        """Requests holding a connection (assigned, opening or active)."""
+        return self._requests
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a connection."""
+        return len(self._waiters)
+
+    @property
+    def total(self) -> int:
+        """Live connections, including ones still connecting."""
+        return len(self._entries)
+
+    @property
+    def idle(self) -> int:
+        """Idle connections."""
+        return len(self._idle_lru)
+
+    def describe(self) -> str:
+        """``"Requests: 2 active, 1 queued | Connections: 2 active, 1 idle"``: for reprs."""
+        idle = len(self._idle_lru)
+        return (
+            f"Requests: {self._requests} active, {len(self._waiters)} queued | "
+            f"Connections: {len(self._entries) - idle} active, {idle} idle"
+        )
+
+    def __repr__(self) -> str:
+        return f"<PoolState [{self.describe()}]>"
+
+    # Operations ------------------------------------------------------------------------
+
+    def acquire(self, origin: Hashable, fresh: bool = False) -> tuple[Ticket[C], Actions[C]]:
+        """A ticket for a request to ``origin``, and what to close first.
+
+        ``fresh=True`` never picks an existing connection (a retry after a reused connection
+        was found dead); a waiting fresh ticket may still be handed a connection that has just
+        finished a response, which is known to be alive.
+        """
+        if self._closed:
+            raise RuntimeError("The connection pool is closed.")
+        actions: Actions[C] = Actions()
+        if self._expiry is not None and self._idle_lru:
+            self._close_expired(actions)
+        ticket: Ticket[C] = Ticket(origin, fresh)
+        record = self._origins.get(origin)
+        if record is None:
+            record = self._origins[origin] = _Origin()
+        elif not fresh:
+            # Fast path: reuse. An HTTP/2 connection with a free slot first, so idle ones can
+            # age out; then the most recently idle one, whose socket is the most likely alive.
+            if record.shared:
+                entry = next(iter(record.shared))
+                entry.active += 1
+                if entry.active >= entry.capacity:
+                    del record.shared[entry]
+                self._hold(ticket, entry, ASSIGNED)
+                return ticket, actions
+            if record.idle:
+                entry, _ = record.idle.popitem()
+                del self._idle_lru[entry]
+                entry.status = BUSY
+                entry.active = 1
+                self._hold(ticket, entry, ASSIGNED)
+                return ticket, actions
+        if self._max_connections is None or len(self._entries) < self._max_connections:
+            self._open(ticket, record)
+        elif self._idle_lru:
+            # Full, but a connection sits idle (of another origin, or any when fresh): close
+            # the least recently used one to make room.
+            self._drop(next(iter(self._idle_lru)), actions, grant=False)
+            # (When fresh, that may have been this origin's last entry, and its record gone.)
+            record = self._origins.setdefault(origin, record)
+            self._open(ticket, record)
+        else:
+            record.waiters[ticket] = None
+            self._waiters[ticket] = None
+        return ticket, actions
+
+    def start(self, ticket: Ticket[C]) -> None:
+        """The ticket's request is about to be sent on its connection."""
+        if ticket.status in (ASSIGNED, OPENING):
+            ticket.status = ACTIVE
+            entry = ticket.entry
+            assert entry is not None
+            if entry.status == NEW:
+                entry.status = BUSY
+
+    def release(self, ticket: Ticket[C], reusable: bool = True) -> Actions[C]:
+        """The ticket's request is over: give back what it held. Safe to call twice.
+
+        ``reusable`` says whether the connection can take more requests (it is alive and its
+        protocol state is clean). A connection assigned but never started is given back as it
+        is unless ``reusable`` is false; a new one never started is closed (it never connected).
+        """
+        actions: Actions[C] = Actions()
+        status = ticket.status
+        if status == WAITING:
+            ticket.status = DONE
+            del self._waiters[ticket]
+            record = self._origins[ticket.origin]
+            del record.waiters[ticket]
+            self._forget_if_unused(ticket.origin, record)
+            return actions
+        if status in (DONE, CLOSED):
+            return actions
+        entry = ticket.entry
+        assert entry is not None
+        ticket.status = DONE
+        ticket.entry = None
+        self._requests -= 1
+        if entry.status == CLOSED:
+            # The pool was closed under it.
+            return actions
+        entry.active -= 1
+        if status == OPENING or not reusable or entry.status == DRAINING:
+            if entry.active == 0:
+                self._drop(entry, actions)
+            else:
+                # Other requests still run on it (HTTP/2): take no new ones, close it after.
+                entry.status = DRAINING
+                self._origins[entry.origin].shared.pop(entry, None)
+        else:
+            self._make_available(entry, actions)
+        return actions
+
+    def set_capacity(self, entry: Entry[C], capacity: int) -> Actions[C]:
+        """The connection can now carry ``capacity`` requests at once (HTTP/2 settings)."""
+        actions: Actions[C] = Actions()
+        entry.capacity = capacity
+        if entry.status == BUSY:
+            self._make_available(entry, actions)
+        return actions
+
+    def close(self) -> Actions[C]:
+        """Close the pool: every connection is to be closed and every waiter woken (CLOSED)."""
+        actions: Actions[C] = Actions()
+        self._closed = True
+        for entry in self._entries:
+            entry.status = CLOSED
+            actions.close.append(entry.connection)
+        for ticket in self._waiters:
+            ticket.status = CLOSED
+            actions.wake.append(ticket)
+        self._entries.clear()
+        self._idle_lru.clear()
+        self._waiters.clear()
+        self._origins.clear()
+        return actions
+
+    # Helpers ---------------------------------------------------------------------------
+
+    def _hold(self, ticket: Ticket[C], entry: Entry[C], status: str) -> None:
+        ticket.status = status
+        ticket.entry = entry
+        self._requests += 1
+
+    def _open(self, ticket: Ticket[C], record: _Origin[C]) -> None:
+        entry: Entry[C] = Entry(self._factory(ticket.origin), ticket.origin)
+        entry.active = 1
+        self._entries[entry] = None
+        record.connections += 1
+        self._hold(ticket, entry, OPENING)
+
+    def _make_available(self, entry: Entry[C], actions: Actions[C]) -> None:
+        """``entry`` has a free slot: hand it to its origin's waiters, else idle or close it."""
+        record = self._origins[entry.origin]
+        while record.waiters and entry.active < entry.capacity:
+            waiter, _ = record.waiters.popitem(last=False)
+            del self._waiters[waiter]
+            entry.active += 1
+            self._hold(waiter, entry, ASSIGNED)
+            actions.wake.append(waiter)
+        if entry.active == 0:
+            if self._waiters or self._max_idle == 0:
+                # Tickets of other origins are waiting for room: make it.
+                self._drop(entry, actions)
+                return
+            entry.status = IDLE
+            entry.idle_since = self._clock()
+            record.idle[entry] = None
+            self._idle_lru[entry] = None
+            if self._max_idle is not None and len(self._idle_lru) > self._max_idle:
+                self._drop(next(iter(self._idle_lru)), actions)
+        elif entry.active < entry.capacity:
+            record.shared[entry] = None
+        else:
+            record.shared.pop(entry, None)
+
+    def _close_expired(self, actions: Actions[C]) -> None:
+        assert self._expiry is not None
+        deadline = self._clock() - self._expiry
+        lru = self._idle_lru
+        while lru:
+            entry = next(iter(lru))
+            if entry.idle_since > deadline:
+                break
+            self._drop(entry, actions)
+
+    def _drop(self, entry: Entry[C], actions: Actions[C], grant: bool = True) -> None:
+        """Close ``entry``; with ``grant``, its slot goes to the first waiting ticket."""
+        record = self._origins[entry.origin]
+        if entry.status == IDLE:
+            del record.idle[entry]
+            del self._idle_lru[entry]
+        else:
+            record.shared.pop(entry, None)
+        entry.status = CLOSED
+        del self._entries[entry]
+        record.connections -= 1
+        actions.close.append(entry.connection)
+        self._forget_if_unused(entry.origin, record)
+        if grant and self._waiters:
+            waiter, _ = self._waiters.popitem(last=False)
+            waiter_record = self._origins[waiter.origin]
+            del waiter_record.waiters[waiter]
+            self._open(waiter, waiter_record)
+            actions.wake.append(waiter)
+
+    def _forget_if_unused(self, origin: Hashable, record: _Origin[C]) -> None:
+        # Keeps the origin table from growing without bound in a client that visits many hosts.
+        if not record.connections and not record.waiters:
+            del self._origins[origin]
