@@ -86,7 +86,8 @@ class TourApp:
 
 
 def section(title: str) -> None:
-    print(f"\n\033[1m== {title}\033[0m")
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}== {title}{plain}")
 
 
 def show(label: str, value: object) -> None:

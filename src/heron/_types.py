@@ -45,8 +45,7 @@ URLTypes: TypeAlias = Union["URL", str]
 QueryParamTypes: TypeAlias = Union[
     "QueryParams",
     Mapping[str, PrimitiveData | Sequence[PrimitiveData]],
-    list[tuple[str, PrimitiveData]],
-    tuple[tuple[str, PrimitiveData], ...],
+    Sequence[tuple[str, PrimitiveData]],
     str,
     bytes,
 ]

@@ -47,6 +47,8 @@ _COMPONENT_TYPES: Final[dict[str, type]] = {
 
 
 class RawURL(NamedTuple):
+    """What the deprecated ``URL.raw`` returns."""
+
     raw_scheme: bytes
     raw_host: bytes
     port: int | None

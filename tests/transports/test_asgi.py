@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from fastapi import BackgroundTasks, FastAPI, Request as FastAPIRequest
+from fastapi import BackgroundTasks, FastAPI
+from fastapi import Request as FastAPIRequest
 from fastapi.responses import StreamingResponse
 from flask import Flask
 from starlette.applications import Starlette
@@ -36,7 +37,7 @@ async def read_body(receive: Any) -> bytes:
     while True:
         message = await receive()
         assert message["type"] == "http.request"
-        body += message["body"]
+        body += bytes(message["body"])
         if not message["more_body"]:
             return body
 
@@ -450,6 +451,30 @@ async def test_cancelling_before_the_app_task_started_cancels_it_at_once() -> No
 
 
 @pytest.mark.anyio
+async def test_closing_the_transport_while_a_request_waits_is_a_clear_error() -> None:
+    entered = anyio.Event()
+    errors: list[Exception] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        entered.set()
+        await anyio.sleep_forever()
+
+    transport = ASGITransport(app)
+
+    async def send_request() -> None:
+        try:
+            await transport.handle_async_request(heron.Request("GET", "http://x/"))
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send_request)
+        await entered.wait()
+        await transport.aclose()
+    assert "closed while this request waited" in str(errors[0])
+
+
+@pytest.mark.anyio
 async def test_closing_the_transport_ends_open_responses() -> None:
     events: list[str] = []
 
@@ -566,7 +591,7 @@ async def test_app_returning_without_a_response() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         pass
 
-    with pytest.raises(RuntimeError, match="returned without sending 'http.response.start'"):
+    with pytest.raises(RuntimeError, match=r"returned without sending 'http\.response\.start'"):
         await request(app)
     response = await request(app, transport={"raise_app_exceptions": False})
     assert response.status_code == 500
@@ -1021,7 +1046,8 @@ def test_sync_transport_streams_chunk_by_chunk() -> None:
         await anyio.to_thread.run_sync(functools.partial(gate.wait, 10))
         sent.append(b"two")
         await send({"type": "http.response.body", "body": b"", "more_body": True})
-        await send({"type": "http.response.body", "body": b"two"})
+        await send({"type": "http.response.body", "body": b"two", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
     with SyncASGITransport(app) as transport:
         response = transport.handle_request(heron.Request("GET", "http://x/"))

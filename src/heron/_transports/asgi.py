@@ -48,9 +48,11 @@ __all__ = [
     "is_asgi_app",
 ]
 
-Scope: TypeAlias = MutableMapping[str, Any]
+# What heron passes (dicts) and what it accepts (any mapping), so that apps annotated either
+# way (a plain `dict`, or Starlette's `MutableMapping` types) type-check as an ASGIApp.
+Scope: TypeAlias = dict[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Receive: TypeAlias = Callable[[], Awaitable[dict[str, Any]]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -225,15 +227,13 @@ class SyncASGITransport(BaseTransport):
             manager.__exit__(None, None, None)
 
     def _get_portal(self) -> anyio.from_thread.BlockingPortal:
-        portal = self._portal
-        if portal is None:
-            with self._lock:
-                portal = self._portal
-                if portal is None:
-                    manager = anyio.from_thread.start_blocking_portal(name="heron-asgi")
-                    portal = manager.__enter__()
-                    self._portal, self._portal_manager = portal, manager
-        return portal
+        with self._lock:
+            portal = self._portal
+            if portal is None:
+                manager = anyio.from_thread.start_blocking_portal(name="heron-asgi")
+                portal = manager.__enter__()
+                self._portal, self._portal_manager = portal, manager
+            return portal
 
 
 class _ASGIStream(AsyncByteStream):
@@ -277,12 +277,12 @@ class _SyncASGIStream(SyncByteStream):
 class _AppTask:
     """Runs an ASGI app call in a detached task, inside a cancel scope of that task's own."""
 
-    __slots__ = ("_app_error", "_cancel_requested", "_cancel_scope", "_done")
+    __slots__ = ("_app_error", "_cancel_scope", "_done")
+
+    _cancel_scope: anyio.CancelScope  # made by _spawn(), in the event loop
 
     def __init__(self) -> None:
         self._app_error: BaseException | None = None
-        self._cancel_scope: anyio.CancelScope | None = None
-        self._cancel_requested = False
         self._done = anyio.Event()
 
     async def _call_app(self) -> None:
@@ -292,6 +292,9 @@ class _AppTask:
         """Called in the app's task when the app has returned or raised."""
 
     def _spawn(self) -> None:
+        # The scope is made here and entered by the app's task: cancelling it before the task
+        # has started still works (the app is cancelled at its first await).
+        self._cancel_scope = anyio.CancelScope()
         # anyio runs on asyncio or trio only, and has already failed on anything else by the
         # time an _AppTask (made of anyio events) exists.
         if sniffio.current_async_library() == "trio":
@@ -305,10 +308,7 @@ class _AppTask:
 
     async def _run(self) -> None:
         try:
-            if self._cancel_requested:
-                return  # cancelled before the task started: don't let the app begin at all
-            with anyio.CancelScope() as scope:
-                self._cancel_scope = scope
+            with self._cancel_scope:
                 try:
                     await self._call_app()
                 except anyio.get_cancelled_exc_class():
@@ -320,9 +320,7 @@ class _AppTask:
             self._done.set()
 
     def _cancel(self) -> None:
-        self._cancel_requested = True
-        if self._cancel_scope is not None:
-            self._cancel_scope.cancel()
+        self._cancel_scope.cancel()
 
     async def _wait_done(self) -> None:
         # Shielded: cleanup must finish even when the caller is being cancelled.
@@ -404,6 +402,10 @@ class _Exchange(_AppTask):
         except BaseException:
             await self.abort()
             raise
+        if self._closed:
+            raise RuntimeError(
+                "The ASGITransport was closed while this request waited for the app's response."
+            )
         if self.status and self._request_error is None:
             return True
         await self.abort()
@@ -453,10 +455,9 @@ class _Exchange(_AppTask):
             raise error
 
     async def abort(self) -> None:
-        """Stop the app and release everything, reporting nothing."""
-        if not self._closed:
-            self._cancel()
-            await self._close()
+        """Stop the app and release everything, reporting nothing; idempotent."""
+        self._cancel()
+        await self._close()
 
     async def _close(self) -> None:
         self._closed = True
@@ -468,8 +469,12 @@ class _Exchange(_AppTask):
         await self._wait_done()
 
     def _fail_incomplete(self) -> NoReturn:
-        # The app's task ended before the body's last chunk.
+        # The app's task has ended before the body's last chunk: nothing is left to wait for,
+        # so the exchange is released now, whether or not the caller closes the response.
         self._finished_body = True
+        self._closed = True
+        self._open_exchanges.discard(self)
+        self._receive_channel.close()
         self._raise_request_error()
         error = self._app_error
         if error is not None:
@@ -500,7 +505,7 @@ class _Exchange(_AppTask):
         self._started.set()
         self._disconnected.set()
 
-    async def _receive(self) -> Message:
+    async def _receive(self) -> dict[str, Any]:
         if self._request_complete or self._closed:
             await self._disconnected.wait()
             return dict(_DISCONNECT)
@@ -686,7 +691,7 @@ class _Lifespan(_AppTask):
     def _finished(self) -> None:
         self._replied.set()
 
-    async def _receive(self) -> Message:
+    async def _receive(self) -> dict[str, Any]:
         if not self._startup_sent:
             self._startup_sent = True
             return {"type": "lifespan.startup"}
