@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 
 import nox
 
@@ -86,3 +88,53 @@ def tests(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     session.install("-e", ".[docs]")
     _docs(session)
+
+
+# Debian packages: the server, its echo module (the upload sink), and the tools that
+# `bench.py --server-check` drives.
+BENCH_SERVER_PACKAGES = ("nginx-light", "libnginx-mod-http-echo")
+BENCH_TOOL_PACKAGES = {"wrk": "wrk", "h2load": "nghttp2-client", "curl": "curl"}
+ECHO_MODULE = "ngx_http_echo_module.so"
+ECHO_MODULE_DIRS = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/etc/nginx/modules")
+
+
+def _bench_apt_install(session: nox.Session, packages: list[str]) -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.error(
+            f"benchmarks need {' '.join(packages)}; install them (Debian: apt-get install -y "
+            f"{' '.join(packages)}) and run again"
+        )
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-qq", *packages, external=True, env=env)
+
+
+def _bench_system_packages(session: nox.Session) -> None:
+    missing = []
+    has_nginx = any(shutil.which(name) for name in ("nginx", "/usr/sbin/nginx"))
+    has_echo = any(pathlib.Path(d, ECHO_MODULE).exists() for d in ECHO_MODULE_DIRS)
+    if not (has_nginx and has_echo):
+        missing += BENCH_SERVER_PACKAGES
+    if "--server-check" in session.posargs:
+        missing += [pkg for tool, pkg in BENCH_TOOL_PACKAGES.items() if shutil.which(tool) is None]
+    if missing:
+        _bench_apt_install(session, missing)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against httpx, aiohttp, requests and urllib3 on a loopback nginx (not in CI).
+
+    Arguments after `--` go to benchmarks/bench.py (`-- --help`, `-- --quick`). Set
+    HERON_BENCH_EXTRAS (e.g. "speedups") to install heron with those extras.
+    """
+    _bench_system_packages(session)
+    extras = os.environ.get("HERON_BENCH_EXTRAS", "").strip()
+    session.install("-e", f".[{extras}]" if extras else ".")
+    session.install("-r", "benchmarks/requirements.txt")
+    command = " ".join(["nox -s bench", *(["--", *session.posargs] if session.posargs else [])])
+    if extras:
+        command = f"HERON_BENCH_EXTRAS={extras} {command}"
+    session.run(
+        "python", "benchmarks/bench.py", *session.posargs, env={"HERON_BENCH_COMMAND": command}
+    )

@@ -37,7 +37,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench.py",
         description="Benchmark heron against httpx, aiohttp, requests and urllib3 on loopback.",
     )
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run: 1 repetition, small counts")
+    parser.add_argument(
+        "--quick", action="store_true", help="a fast smoke run: 1 repetition, small counts"
+    )
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
@@ -58,15 +60,30 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "heron[LABEL] (e.g. to force one HTTP/1.1 parser when heron[speedups] is installed); "
         "repeatable",
     )
-    parser.add_argument("--no-plain-heron", action="store_true", help="run only the heron variants")
-    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where the 256 MiB file and the certificates are kept (default: %(default)s)")
+    parser.add_argument(
+        "--no-plain-heron", action="store_true", help="run only the heron variants"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="where the 256 MiB file and the certificates are kept (default: %(default)s)",
+    )
     parser.add_argument("--nginx", default=None, help="the nginx binary (default: found on PATH)")
-    parser.add_argument("--client-cpu", type=int, default=0, help="core for the clients (default 0)")
+    parser.add_argument(
+        "--client-cpu", type=int, default=0, help="core for the clients (default 0)"
+    )
     parser.add_argument("--server-cpu", type=int, default=1, help="core for nginx (default 1)")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin clients or nginx to cores")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin clients or nginx to cores"
+    )
     parser.add_argument("--json", type=Path, help="also write every sample to this JSON file")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
-    parser.add_argument("--server-check", action="store_true", help="first measure the server with wrk/h2load/curl (headroom.py)")
+    parser.add_argument(
+        "--server-check",
+        action="store_true",
+        help="first measure the server with wrk/h2load/curl (headroom.py)",
+    )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--verbose", action="store_true", help="workers print tracebacks")
     args = parser.parse_args(argv)
@@ -126,9 +143,7 @@ def _rows(scenario: Scenario, args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def _run_worker(
-    server: Server, scenario: Scenario, row: Row, args: argparse.Namespace
-) -> Sample:
+def _run_worker(server: Server, scenario: Scenario, row: Row, args: argparse.Namespace) -> Sample:
     count, limit = scenario.budget(args.quick)
     params = {
         "scenario": scenario.name,
@@ -301,8 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         raw = {
             scenario: {
-                label: [sample.__dict__ for sample in samples]
-                for label, samples in by_row.items()
+                label: [sample.__dict__ for sample in samples] for label, samples in by_row.items()
             }
             for scenario, by_row in all_samples.items()
         }

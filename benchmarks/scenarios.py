@@ -24,7 +24,7 @@ ASYNC_CLIENTS = ("heron-async", "httpx-async", "aiohttp")
 
 @dataclass(frozen=True)
 class Scenario:
-    """One workload. `count` requests (or transfers) per measurement, stopped early at `limit` s."""
+    """One workload: `count` requests (or transfers) per measurement, or fewer at `limit` s."""
 
     name: str
     title: str

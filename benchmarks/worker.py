@@ -465,9 +465,7 @@ async def run_async(p: Params) -> dict[str, float]:
                     break
             units = done * UPLOAD_SIZE / 2**20
         elif concurrency > 1:
-            done = await _run_concurrently(
-                lambda: client.get(url), concurrency, p.count, deadline
-            )
+            done = await _run_concurrently(lambda: client.get(url), concurrency, p.count, deadline)
             units = done
         else:
             get = client.get
@@ -493,10 +491,7 @@ def main() -> None:
         os.sched_setaffinity(0, {raw["cpu"]})
     try:
         p = _params(raw)
-        if p.client in ASYNC_CLIENTS:
-            result = asyncio.run(run_async(p))
-        else:
-            result = run_sync(p)
+        result = asyncio.run(run_async(p)) if p.client in ASYNC_CLIENTS else run_sync(p)
         out: dict[str, Any] = {"ok": True, **result}
     except Exception as exc:
         message = " ".join(str(exc).split()) or "(no message)"

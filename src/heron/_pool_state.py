@@ -70,6 +70,14 @@ from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Final, Generic, TypeVar
 
+# ConnectionNotAvailable: raised by a connection that could not take a request after all, and
+# nothing of it was processed (a reused HTTP/1.1 connection found closed before any byte of the
+# response; later, an HTTP/2 connection that stopped taking streams). The pool catches it and
+# retries or raises a heron error; users never see it. One class for the whole package: it was
+# written with the HTTP/1.1 parser seam, and is re-exported here, where the pool's contract
+# names it.
+from ._http11_parser import ConnectionNotAvailable
+
 __all__ = [
     "ACTIVE",
     "ASSIGNED",
@@ -104,15 +112,6 @@ DRAINING: Final = "draining"
 CLOSED: Final = "closed"
 
 C = TypeVar("C")
-
-
-class ConnectionNotAvailable(Exception):
-    """A connection could not take the request after all, and nothing of it was processed.
-
-    Raised by a connection (a reused HTTP/1.1 connection found closed before any byte of the
-    response arrived; later, an HTTP/2 connection that stopped taking streams) and caught by
-    the pool, which retries on a new connection or raises a heron error. Users never see it.
-    """
 
 
 class AsyncStateLock:
@@ -432,6 +431,7 @@ class PoolState(Generic[C]):
             self._hold(waiter, entry, ASSIGNED)
             actions.wake.append(waiter)
         if entry.active == 0:
+            record.shared.pop(entry, None)
             if self._waiters or self._max_idle == 0:
                 # Tickets of other origins are waiting for room: make it.
                 self._drop(entry, actions)

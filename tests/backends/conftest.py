@@ -36,10 +36,14 @@ Handler = Callable[["LoopbackServer", socket.socket], None]
 class LoopbackServer:
     """A threaded TCP (or TLS) server on 127.0.0.1; use it as a context manager.
 
-    Attributes for tests: ``port``; ``accepted`` (set at each accept), ``client_closed`` (set
-    when a handler sees the client close), ``stopping`` (set when the server shuts down);
-    ``connections`` (total accepted), ``max_active`` (most connections open at once), and
-    ``tls_errors`` (server-side handshake failures).
+    With ``unix_path`` it listens on that Unix socket instead of TCP.
+
+    Attributes for tests: ``port``; the events ``accepted`` (set at each accept), ``sent`` (set
+    by handlers once they have sent their data), ``client_closed`` (set when a handler sees the
+    client close), ``connection_closed`` (set when the server has closed a connection) and
+    ``stopping`` (set when the server shuts down); ``connections`` (total accepted),
+    ``max_active`` (most connections open at once), ``received`` (bytes read by
+    ``read_until_eof``) and ``tls_errors`` (server-side handshake failures).
     """
 
     def __init__(
@@ -48,13 +52,17 @@ class LoopbackServer:
         *,
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
+        unix_path: str | None = None,
     ) -> None:
         self.handler = handler
         self.ssl_context = ssl_context
         self.backlog = backlog
+        self.unix_path = unix_path
         self.port = 0
         self.accepted = threading.Event()
+        self.sent = threading.Event()
         self.client_closed = threading.Event()
+        self.connection_closed = threading.Event()
         self.stopping = threading.Event()
         self.connections = 0
         self.active = 0
@@ -72,12 +80,16 @@ class LoopbackServer:
         return (HOST, self.port)
 
     def __enter__(self) -> LoopbackServer:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((HOST, 0))
+        if self.unix_path is not None:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(self.unix_path)
+        else:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((HOST, 0))
+            self.port = listener.getsockname()[1]
         listener.listen(self.backlog)
         self._listener = listener
-        self.port = listener.getsockname()[1]
         thread = threading.Thread(target=self._accept_loop, daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -142,6 +154,7 @@ class LoopbackServer:
                 self._open.discard(conn)
                 self.active -= 1
             conn.close()
+            self.connection_closed.set()
 
 
 # Handlers: each is called as handler(server, conn) in the connection's own thread.
@@ -172,6 +185,7 @@ def send_and_close(data: bytes) -> Handler:
 
     def handler(server: LoopbackServer, conn: socket.socket) -> None:
         conn.sendall(data)
+        server.sent.set()
 
     return handler
 
@@ -181,6 +195,7 @@ def send_and_hold(data: bytes) -> Handler:
 
     def handler(server: LoopbackServer, conn: socket.socket) -> None:
         conn.sendall(data)
+        server.sent.set()
         read_until_eof(server, conn)
 
     return handler

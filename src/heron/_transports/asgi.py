@@ -323,6 +323,8 @@ class _AppTask:
         self._cancel_scope.cancel()
 
     async def _wait_done(self) -> None:
+        if self._done.is_set():
+            return
         # Shielded: cleanup must finish even when the caller is being cancelled.
         with anyio.CancelScope(shield=True):
             await self._done.wait()
