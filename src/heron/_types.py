@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from ._config import Proxy, Timeout
     from ._cookies import Cookies
     from ._headers import Headers
-    from ._models import Request, Response
+    from ._models import Request
     from ._urls import URL, QueryParams
 
 __all__ = [
@@ -61,9 +61,10 @@ HeaderTypes: TypeAlias = Union[
 CookieTypes: TypeAlias = Union["Cookies", CookieJar, dict[str, str], list[tuple[str, str]]]
 
 TimeoutTypes: TypeAlias = Union[
-    float | None,
+    float,
     tuple[float | None, float | None, float | None, float | None],
     "Timeout",
+    None,
 ]
 ProxyTypes: TypeAlias = Union["URL", str, "Proxy"]
 CertTypes: TypeAlias = str | tuple[str, str] | tuple[str, str, str]
