@@ -68,7 +68,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from types import TracebackType
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 # ConnectionNotAvailable: raised by a connection that could not take a request after all, and
 # nothing of it was processed (a reused HTTP/1.1 connection found closed before any byte of the
@@ -221,7 +221,7 @@ class PoolState(Generic[C]):
 
     def __init__(
         self,
-        connection_factory: Callable[[Hashable], C],
+        connection_factory: Callable[[Any], C],
         *,
         max_connections: int | None = None,
         max_keepalive_connections: int | None = None,

@@ -1,0 +1,342 @@
+"""``AsyncConnectionPool``: the I/O shell around the pool's bookkeeping in ``_pool_state.py``.
+
+The state decides (reuse this connection, open one, wait; on release: hand it over, keep it
+idle, close it); this module does the waiting, connecting, sending and closing. Every
+acquisition has its release in a ``finally``-like path, so a request that fails or is cancelled
+anywhere (waiting for the pool, connecting, writing, reading the head or the body) gives back
+exactly what it held; closing connections on those paths is shielded from cancellation.
+
+The state is only touched between awaits: under ``AsyncStateLock`` (a no-op: the event loop
+runs the change without interruption) in async code, under a thread lock in the generated sync
+twin, where one pool serves many threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from types import TracebackType
+from typing import Self, cast
+
+from .._backends.auto import AsyncAutoBackend
+from .._backends.base import AsyncNetworkBackend, SocketOption
+from .._exceptions import PoolTimeout, RemoteProtocolError, UnsupportedProtocol
+from .._models import Request, Response
+from .._pool_state import (
+    ASSIGNED,
+    CLOSED,
+    WAITING,
+    Actions,
+    AsyncStateLock,
+    ConnectionNotAvailable,
+    PoolState,
+    Ticket,
+)
+from .._streams import AsyncByteStream, ByteStream
+from .._synchronization import AsyncEvent, AsyncShieldCancellation, WaitTimeout
+from .connection import AsyncHTTPConnection, origin_url
+
+__all__ = ["AsyncConnectionPool", "AsyncPoolByteStream", "request_origin"]
+
+logger = logging.getLogger("heron.pool")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def request_origin(request: Request) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of the request's URL; ``UnsupportedProtocol`` if it can't be
+    sent over HTTP."""
+    # The parsed parts directly: this runs for every request, and they are already validated
+    # and normalised (lower-case scheme, IDNA-encoded host).
+    parts = request.url._uri_reference
+    scheme = parts.scheme
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port is None:
+        if not scheme:
+            raise UnsupportedProtocol(
+                f"Request URL {str(request.url)!r} is missing an 'http://' or 'https://' "
+                "protocol. Pass an absolute URL, or set base_url= on the client.",
+                request=request,
+            )
+        raise UnsupportedProtocol(
+            f"Request URL {str(request.url)!r} has an unsupported protocol '{scheme}://': "
+            "this transport speaks 'http://' and 'https://'. Mount a transport for other "
+            "schemes with mounts=.",
+            request=request,
+        )
+    host = parts.host
+    if not host:
+        raise UnsupportedProtocol(
+            f"Request URL {str(request.url)!r} has no host to connect to.", request=request
+        )
+    return scheme, host, parts.port or default_port
+
+
+def _can_resend(request: Request) -> bool:
+    """Whether the request may go out again after a reused connection was found dead.
+
+    Nothing of the response arrived, so the server most likely closed the idle connection
+    before it read the request. Retrying needs the body again: in memory (no body, bytes,
+    a read request), or a stream that says it can be replayed right now.
+    """
+    stream = request.stream
+    return isinstance(stream, ByteStream) or bool(getattr(stream, "is_replayable", False))
+
+
+class AsyncConnectionPool:
+    """A pool of HTTP connections, per origin, within limits; shared by concurrent requests.
+
+    ``max_connections`` caps the connections open at once, ``max_keepalive_connections`` the
+    idle ones kept for reuse, ``keepalive_expiry`` how long (seconds) one may stay idle;
+    ``None`` means no limit. The other arguments are passed to each ``AsyncHTTPConnection``.
+    ``clock`` measures keep-alive expiry (tests inject one)::
+
+        async with AsyncConnectionPool(max_connections=10) as pool:
+            response = await pool.handle_async_request(request)
+            await response.aread()
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        backend: AsyncNetworkBackend | None = None,
+        *,
+        max_connections: int | None = 10,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        retries: int = 0,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._backend = AsyncAutoBackend() if backend is None else backend
+        self._max_connections = max_connections
+        self._http1 = http1
+        self._http2 = http2
+        self._retries = retries
+        self._local_address = local_address
+        self._uds = uds
+        self._socket_options = None if socket_options is None else list(socket_options)
+        self._lock = AsyncStateLock()
+        self._state: PoolState[AsyncHTTPConnection] = PoolState(
+            self._create_connection,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=keepalive_expiry,
+            clock=clock,
+        )
+
+    def _create_connection(self, origin: tuple[str, str, int]) -> AsyncHTTPConnection:
+        # Keep-alive expiry is the pool state's to track, so the connection gets none.
+        return AsyncHTTPConnection(
+            origin,
+            self._ssl_context,
+            self._backend,
+            http1=self._http1,
+            http2=self._http2,
+            retries=self._retries,
+            local_address=self._local_address,
+            uds=self._uds,
+            socket_options=self._socket_options,
+        )
+
+    @property
+    def connections(self) -> list[AsyncHTTPConnection]:
+        """The open connections (connecting, busy and idle), for inspection."""
+        with self._lock:
+            return self._state.connections
+
+    # Sending -----------------------------------------------------------------------------
+
+    async def handle_async_request(self, request: Request) -> Response:
+        """Send ``request`` on a pooled connection and return the response, whose body is
+        still to be read; closing the response gives the connection back."""
+        origin = request_origin(request)
+        timeouts = request.extensions.get("timeout")
+        pool_timeout = timeouts.get("pool") if timeouts else None
+        fresh = False
+        while True:
+            ticket = await self._acquire(origin, pool_timeout, fresh)
+            connection = ticket.connection
+            try:
+                response = await connection.handle_async_request(request)
+            except ConnectionNotAvailable as exc:
+                await self._release(ticket, reusable=False)
+                if self._state.is_closed:
+                    raise self._closed_error() from exc
+                if fresh or not _can_resend(request):
+                    raise RemoteProtocolError(
+                        f"{connection.origin} closed the kept-alive connection before "
+                        "answering, and the request can't be sent again safely (its body was "
+                        "a stream that is already consumed). Pass the body as bytes to allow "
+                        "a retry.",
+                        request=request,
+                    ) from exc
+                logger.debug("retrying on a new connection: %s", exc)
+                fresh = True
+                continue
+            except BaseException:
+                await self._release(ticket, reusable=connection.is_available())
+                raise
+            break
+        stream = cast(AsyncByteStream, response.stream)
+        response.stream = AsyncPoolByteStream(stream, self, ticket, connection)
+        return response
+
+    async def _acquire(
+        self, origin: tuple[str, str, int], timeout: float | None, fresh: bool
+    ) -> Ticket[AsyncHTTPConnection]:
+        """A started ticket holding a connection for ``origin``, waiting if need be."""
+        deadline: float | None = None
+        while True:
+            with self._lock:
+                if self._state.is_closed:
+                    raise self._closed_error()
+                ticket, actions = self._state.acquire(origin, fresh)
+                if ticket.status == WAITING:
+                    ticket.waker = AsyncEvent()
+            try:
+                if actions:
+                    await self._apply(actions)
+                if ticket.status == WAITING:
+                    if deadline is None and timeout is not None:
+                        deadline = time.monotonic() + timeout
+                    await self._wait(ticket, origin, timeout, deadline)
+                connection = ticket.connection
+                # An idle connection the server has closed (EOF waiting on the socket): drop it
+                # and look again, rather than fail the request on it.
+                dead = (
+                    ticket.status == ASSIGNED and connection.is_idle() and connection.is_readable()
+                )
+            except BaseException:
+                await self._release(ticket, reusable=True)
+                raise
+            if dead:
+                await self._release(ticket, reusable=False)
+                continue
+            with self._lock:
+                self._state.start(ticket)
+            return ticket
+
+    async def _wait(
+        self,
+        ticket: Ticket[AsyncHTTPConnection],
+        origin: tuple[str, str, int],
+        timeout: float | None,
+        deadline: float | None,
+    ) -> None:
+        waker = ticket.waker
+        assert isinstance(waker, AsyncEvent)
+        try:
+            await waker.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+        except WaitTimeout as exc:
+            with self._lock:
+                if ticket.status == WAITING:
+                    self._state.release(ticket)
+                    raise PoolTimeout(
+                        f"Timed out after {timeout} s waiting for a connection to "
+                        f"{origin_url(origin)} from the pool (pool timeout; "
+                        f"max_connections={self._max_connections}). Every connection is busy: "
+                        "close responses you are done with, or raise Limits(max_connections="
+                        "...) or Timeout(pool=...)."
+                    ) from exc
+            # Handed a connection just as the time ran out: use it.
+        if ticket.status == CLOSED:
+            raise self._closed_error()
+
+    async def _release(self, ticket: Ticket[AsyncHTTPConnection], reusable: bool) -> None:
+        with self._lock:
+            actions = self._state.release(ticket, reusable)
+        if actions:
+            await self._apply(actions)
+
+    async def _apply(self, actions: Actions[AsyncHTTPConnection]) -> None:
+        """Wake the tickets the state assigned, close the connections it dropped."""
+        for ticket in actions.wake:
+            waker = ticket.waker
+            assert isinstance(waker, AsyncEvent)
+            waker.set()
+        if actions.close:
+            # Shielded: a cancelled request still finishes closing what it gave up.
+            with AsyncShieldCancellation():
+                for connection in actions.close:
+                    await connection.aclose()
+
+    @staticmethod
+    def _closed_error() -> RuntimeError:
+        return RuntimeError(
+            "The connection pool has been closed (the client or transport was closed), so it "
+            "can't send requests any more. Make a new client."
+        )
+
+    # Closing -----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close every connection; waiting requests fail, and later ones are refused."""
+        with self._lock:
+            actions = self._state.close()
+        await self._apply(actions)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{self._state.describe()}]>"
+
+
+class AsyncPoolByteStream(AsyncByteStream):
+    """A response body that gives its connection back to the pool when it ends or is closed."""
+
+    __slots__ = ("_closed", "_connection", "_pool", "_stream", "_ticket")
+
+    def __init__(
+        self,
+        stream: AsyncByteStream,
+        pool: AsyncConnectionPool,
+        ticket: Ticket[AsyncHTTPConnection],
+        connection: AsyncHTTPConnection,
+    ) -> None:
+        self._stream = stream
+        self._pool = pool
+        self._ticket = ticket
+        self._connection = connection
+        self._closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._stream.__aiter__()
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except BaseException:
+            # Failed, cancelled, or the reader stopped early (GeneratorExit). The inner
+            # iterator is finished now rather than by the garbage collector (trio warns then).
+            with AsyncShieldCancellation():
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                await self.aclose()
+            raise
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._stream.aclose()
+        finally:
+            await self._pool._release(self._ticket, reusable=self._connection.is_available())
