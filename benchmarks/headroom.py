@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,20 +32,27 @@ def _pinned(command: list[str], cpu: int | None) -> list[str]:
     return ["taskset", "-c", str(cpu), *command]
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measure(
     server: Server, command: list[str], parse: Callable[[str], float]
-) -> tuple[float, float]:
-    """Run a tool; return (its figure, the nginx worker's CPU share while it ran)."""
-    cpu0 = process_cpu_seconds(server.worker_pid)
+) -> tuple[float, float, float]:
+    """Run a tool; return its figure and its and the nginx worker's CPU shares while it ran."""
+    server0 = process_cpu_seconds(server.worker_pid)
+    tool0 = _children_cpu()
     t0 = time.perf_counter()
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=DURATION * 10 + 60, check=False
     )
     elapsed = time.perf_counter() - t0
-    share = (process_cpu_seconds(server.worker_pid) - cpu0) / elapsed
+    server_share = (process_cpu_seconds(server.worker_pid) - server0) / elapsed
+    tool_share = (_children_cpu() - tool0) / elapsed
     if completed.returncode != 0:
         raise RuntimeError(f"{command[0]} failed: {completed.stderr.strip()[:200]}")
-    return parse(completed.stdout), share
+    return parse(completed.stdout), tool_share, server_share
 
 
 def _wrk_rate(output: str) -> float:
@@ -150,21 +158,24 @@ def check_server(server: Server, cpu: int | None) -> str:
         "",
         "Native tools pinned to the client core, against the same nginx (one worker, pinned).",
         "",
-        "| check | tool | result | nginx worker CPU |",
-        "|---|---|---:|---:|",
+        "| check | tool | result | tool CPU | nginx worker CPU |",
+        "|---|---|---:|---:|---:|",
     ]
     for title, unit, command, parse, repeat in checks:
         tool = command[0]
         if shutil.which(tool) is None:
-            lines.append(f"| {title} | {tool} | not installed | |")
+            lines.append(f"| {title} | {tool} | not installed | | |")
             continue
         try:
             results = [_measure(server, _pinned(command, cpu), parse) for _ in range(repeat)]
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            lines.append(f"| {title} | {tool} | error: {exc} | |")
+            lines.append(f"| {title} | {tool} | error: {exc} | | |")
             continue
         figure = statistics.median(r[0] for r in results)
-        share = statistics.median(r[1] for r in results)
-        lines.append(f"| {title} | {tool} | {figure:,.0f} {unit} | {share:.0%} |")
+        tool_share = statistics.median(r[1] for r in results)
+        server_share = statistics.median(r[2] for r in results)
+        lines.append(
+            f"| {title} | {tool} | {figure:,.0f} {unit} | {tool_share:.0%} | {server_share:.0%} |"
+        )
     server.take_upload_log()  # curl's uploads are not the harness's
     return "\n".join(lines) + "\n"

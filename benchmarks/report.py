@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from scenarios import HERON_CLIENTS, Scenario
+from scenarios import CLIENTS, HERON_CLIENTS, Scenario
 
-__all__ = ["Row", "Sample", "Summary", "scenario_table", "summarize"]
+__all__ = ["Row", "Sample", "Summary", "ratio_table", "scenario_table", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,26 @@ def scenario_table(scenario: Scenario, summaries: list[Summary], reps: int, quic
 def _escape(text: str, limit: int = 300) -> str:
     text = text.replace("|", "\\|").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def ratio_table(results: list[tuple[Scenario, list[Summary]]]) -> str:
+    """One line per scenario and heron row: heron ÷ each peer, throughput (and CPU per unit)."""
+    peers = [c for c in CLIENTS if c not in HERON_CLIENTS]
+    peers = [p for p in peers if any(s.row.label == p for _, sums in results for s in sums)]
+    lines = [
+        "## heron ÷ peer",
+        "",
+        "Throughput ratio (above 1: heron is faster), then client CPU per request or per GiB "
+        "(below 1: heron is cheaper). Medians from the tables below.",
+        "",
+        "| scenario | heron | " + " | ".join(peers) + " |",
+        "|---|---|" + "---:|" * len(peers),
+    ]
+    for scenario, summaries in results:
+        by_label = {s.row.label: s for s in summaries}
+        for heron in (s for s in summaries if s.row.is_heron):
+            cells = [_ratio(heron, by_label[p]) if p in by_label else "" for p in peers]
+            if not heron.ok:
+                cells = ["unavailable" if p in by_label else "" for p in peers]
+            lines.append(f"| {scenario.name} | {heron.row.label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

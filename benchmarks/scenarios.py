@@ -86,7 +86,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "upload",
-            "128 MiB upload streamed from a generator of 64 KiB chunks",
+            "128 MiB upload streamed from a generator of 64 KiB chunks (Content-Length)",
             "MiB",
             ("heron", "heron-async", "httpx", "httpx-async", "requests", "aiohttp"),
             count=3,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.server
 import json
+import socket
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
@@ -186,8 +189,7 @@ async def tour_async(app: TourApp) -> None:
 
         start = time.perf_counter()
         tasks = [
-            asyncio.create_task(get_pokemon(client, f"/api/v2/pokemon/{n}"))
-            for n in range(1, 151)
+            asyncio.create_task(get_pokemon(client, f"/api/v2/pokemon/{n}")) for n in range(1, 151)
         ]
         gathered = await asyncio.gather(*tasks)
         concurrent = time.perf_counter() - start
@@ -236,6 +238,67 @@ async def tour_fastapi() -> None:
     show("GET / ->", f"{response.status_code} {response.json()}")
 
 
+class TourHandler(http.server.BaseHTTPRequestHandler):
+    """A small HTTP/1.1 server with keep-alive, for the part of the tour that uses TCP."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = json.dumps({"path": self.path, "peer": self.client_address[1]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        received = self.rfile.read(length)
+        body = json.dumps({"received_bytes": len(received)}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep the tour's output readable
+
+
+def _unused_port() -> int:
+    """A loopback port that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def tour_network() -> None:
+    section("Over TCP: a real server on 127.0.0.1, keep-alive connections, timeouts")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TourHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        r = heron.get(f"{base}/one-shot")
+        show("heron.get over TCP", f"{r.status_code} {r.http_version} {r.json()}")
+        with heron.Client(base_url=base) as client:
+            ports = {client.get(f"/request/{n}").json()["peer"] for n in range(5)}
+            show("5 requests on one Client", f"{len(ports)} TCP connection(s) used")
+            r = client.post("/upload", content=b"x" * 1_000_000)
+            show("1 MB upload", r.json())
+        with heron.Client(base_url=base, timeout=heron.Timeout(2.0, connect=1.0)) as client:
+            show("timeouts on the request", client.build_request("GET", "/").extensions)
+        closed_port = _unused_port()
+        try:
+            heron.get(f"http://127.0.0.1:{closed_port}/", timeout=1.0)
+        except heron.ConnectError as exc:
+            show("a refused connection ->", f"{type(exc).__name__}: {exc}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def main() -> int:
     print(f"heron {heron.__version__}: a tour against an in-process app (no network needed)")
     app = TourApp()
@@ -246,6 +309,7 @@ def main() -> int:
     asyncio.run(tour_async(app))
     tour_flask()
     asyncio.run(tour_fastapi())
+    tour_network()
     print("\nThe tour is complete.")
     return 0
 

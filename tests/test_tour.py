@@ -19,3 +19,5 @@ def test_tour_runs_to_completion(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Hello World" in out
     assert "Tomato" in out
     assert "150 pokemon" in out
+    assert "5 requests on one Client" in out
+    assert "ConnectError" in out

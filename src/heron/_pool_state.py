@@ -68,7 +68,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
+
+from ._exceptions import UnsupportedProtocol
 
 # ConnectionNotAvailable: raised by a connection that could not take a request after all, and
 # nothing of it was processed (a reused HTTP/1.1 connection found closed before any byte of the
@@ -77,6 +79,7 @@ from typing import Any, Final, Generic, TypeVar
 # written with the HTTP/1.1 parser seam, and is re-exported here, where the pool's contract
 # names it.
 from ._http11_parser import ConnectionNotAvailable
+from ._models import Request, _display_url
 
 __all__ = [
     "ACTIVE",
@@ -93,9 +96,12 @@ __all__ = [
     "AsyncStateLock",
     "ConnectionNotAvailable",
     "Entry",
+    "Origin",
     "PoolState",
     "StateLock",
     "Ticket",
+    "origin_url",
+    "request_origin",
 ]
 
 # Ticket statuses.
@@ -112,6 +118,48 @@ DRAINING: Final = "draining"
 CLOSED: Final = "closed"
 
 C = TypeVar("C")
+
+#: What connections are pooled by: ``(scheme, host, port)``, as ``("https", "a.org", 443)``.
+Origin: TypeAlias = tuple[str, str, int]
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+def request_origin(request: Request) -> Origin:
+    """The origin of the request's URL; ``UnsupportedProtocol`` if it can't go over HTTP."""
+    url = request.url
+    # The parsed parts directly: this runs for every request, and they are already validated
+    # and normalised (lower-case scheme, IDNA-encoded host).
+    parts = url._uri_reference
+    scheme = parts.scheme
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port is None:
+        if not scheme:
+            raise UnsupportedProtocol(
+                f"Request URL {_display_url(url)!r} is missing an 'http://' or 'https://' "
+                "protocol. Pass an absolute URL, or set base_url= on the client.",
+                request=request,
+            )
+        raise UnsupportedProtocol(
+            f"Request URL {_display_url(url)!r} has an unsupported protocol '{scheme}://': "
+            "this transport speaks 'http://' and 'https://'. Mount a transport for other "
+            "schemes with mounts=.",
+            request=request,
+        )
+    host = parts.host
+    if not host:
+        raise UnsupportedProtocol(
+            f"Request URL {_display_url(url)!r} has no host to connect to.", request=request
+        )
+    return scheme, host, parts.port or default_port
+
+
+def origin_url(origin: Origin) -> str:
+    """``("https", "::1", 8443)`` -> ``"https://[::1]:8443"``: the origin in messages."""
+    scheme, host, port = origin
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
 
 
 class AsyncStateLock:
@@ -179,14 +227,31 @@ class Ticket(Generic[C]):
         return f"<Ticket [{self.status}] {self.origin!r}>"
 
 
+_NOTHING: Final[list[Any]] = []
+
+
 class Actions(Generic[C]):
     """What the I/O shell must do after a state change: close connections, wake tickets."""
 
     __slots__ = ("close", "wake")
 
     def __init__(self) -> None:
-        self.close: list[C] = []
-        self.wake: list[Ticket[C]] = []
+        # Usually there is nothing to do, so the lists are only made when something is added
+        # (the shared empty list is never appended to).
+        self.close: list[C] = _NOTHING
+        self.wake: list[Ticket[C]] = _NOTHING
+
+    def add_close(self, connection: C) -> None:
+        if self.close:
+            self.close.append(connection)
+        else:
+            self.close = [connection]
+
+    def add_wake(self, ticket: Ticket[C]) -> None:
+        if self.wake:
+            self.wake.append(ticket)
+        else:
+            self.wake = [ticket]
 
     def __bool__(self) -> bool:
         return bool(self.close or self.wake)
@@ -299,8 +364,12 @@ class PoolState(Generic[C]):
         if self._closed:
             raise RuntimeError("The connection pool is closed.")
         actions: Actions[C] = Actions()
-        if self._expiry is not None and self._idle_lru:
-            self._close_expired(actions)
+        lru = self._idle_lru
+        if lru and self._expiry is not None:
+            # The least recently used idle connection is the one to expire first.
+            deadline = self._clock() - self._expiry
+            if next(iter(lru)).idle_since <= deadline:
+                self._close_expired(deadline, actions)
         ticket: Ticket[C] = Ticket(origin, fresh)
         record = self._origins.get(origin)
         if record is None:
@@ -397,10 +466,10 @@ class PoolState(Generic[C]):
         self._closed = True
         for entry in self._entries:
             entry.status = CLOSED
-            actions.close.append(entry.connection)
+            actions.add_close(entry.connection)
         for ticket in self._waiters:
             ticket.status = CLOSED
-            actions.wake.append(ticket)
+            actions.add_wake(ticket)
         self._entries.clear()
         self._idle_lru.clear()
         self._waiters.clear()
@@ -429,7 +498,7 @@ class PoolState(Generic[C]):
             del self._waiters[waiter]
             entry.active += 1
             self._hold(waiter, entry, ASSIGNED)
-            actions.wake.append(waiter)
+            actions.add_wake(waiter)
         if entry.active == 0:
             record.shared.pop(entry, None)
             if self._waiters or self._max_idle == 0:
@@ -447,9 +516,8 @@ class PoolState(Generic[C]):
         else:
             record.shared.pop(entry, None)
 
-    def _close_expired(self, actions: Actions[C]) -> None:
-        assert self._expiry is not None
-        deadline = self._clock() - self._expiry
+    def _close_expired(self, deadline: float, actions: Actions[C]) -> None:
+        """Close every connection idle since ``deadline`` or earlier: the head of the LRU."""
         lru = self._idle_lru
         while lru:
             entry = next(iter(lru))
@@ -468,14 +536,14 @@ class PoolState(Generic[C]):
         entry.status = CLOSED
         del self._entries[entry]
         record.connections -= 1
-        actions.close.append(entry.connection)
+        actions.add_close(entry.connection)
         self._forget_if_unused(entry.origin, record)
         if grant and self._waiters:
             waiter, _ = self._waiters.popitem(last=False)
             waiter_record = self._origins[waiter.origin]
             del waiter_record.waiters[waiter]
             self._open(waiter, waiter_record)
-            actions.wake.append(waiter)
+            actions.add_wake(waiter)
 
     def _forget_if_unused(self, origin: Hashable, record: _Origin[C]) -> None:
         # Keeps the origin table from growing without bound in a client that visits many hosts.

@@ -202,7 +202,11 @@ def send_and_hold(data: bytes) -> Handler:
 
 
 def reset(server: LoopbackServer, conn: socket.socket) -> None:
-    """Abort the connection with a TCP RST as soon as it is accepted."""
+    """Abort the connection with a TCP RST once the client has sent something.
+
+    (Resetting at once would race with the client's connect() seeing the connection up.)
+    """
+    conn.recv(65536)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
@@ -284,8 +288,8 @@ class Certificates:
         self.expired = self.ca.issue_cert(
             "localhost",
             HOST,
-            not_before=datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc),
-            not_after=datetime.datetime(2001, 1, 1, tzinfo=datetime.timezone.utc),
+            not_before=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC),
+            not_after=datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC),
         )
         self.wrong_host = self.ca.issue_cert("other.example")
         self.untrusted = trustme.CA().issue_cert("localhost", HOST)

@@ -552,9 +552,11 @@ def test_entry_status_is_idle_after_release() -> None:
 def test_actions_repr_and_truth() -> None:
     actions: Actions[str] = Actions()
     assert not actions
-    actions.close.append("x")
+    actions.add_close("x")
+    actions.add_close("y")
+    actions.add_wake(Ticket("a", False))
     assert actions
-    assert repr(actions) == "<Actions close=['x'] wake=[]>"
+    assert repr(actions) == "<Actions close=['x', 'y'] wake=[<Ticket [waiting] 'a'>]>"
 
 
 def test_entry_starts_new_with_capacity_one() -> None:

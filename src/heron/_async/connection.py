@@ -24,7 +24,7 @@ from .._backends.base import AsyncNetworkBackend, AsyncNetworkStream, SocketOpti
 from .._config import transport_ssl_context
 from .._exceptions import ConnectError, ConnectTimeout, UnsupportedProtocol
 from .._models import Request, Response
-from .._pool_state import ConnectionNotAvailable
+from .._pool_state import ConnectionNotAvailable, Origin, origin_url
 from .._synchronization import AsyncShieldCancellation
 from .._trace import Trace
 from .http11 import AsyncHTTP11Connection
@@ -34,7 +34,6 @@ __all__ = [
     "RETRY_MAX_DELAY",
     "AsyncHTTPConnection",
     "alpn_protocols",
-    "origin_url",
 ]
 
 #: Connect retry ``n`` (from 0) waits ``RETRY_BACKOFF_FACTOR * 2**n`` seconds ...
@@ -43,14 +42,6 @@ RETRY_BACKOFF_FACTOR = 0.5
 RETRY_MAX_DELAY = 8.0
 
 logger = logging.getLogger("heron.connection")
-
-
-def origin_url(origin: tuple[str, str, int]) -> str:
-    """``("https", "::1", 8443)`` -> ``"https://[::1]:8443"``: the origin in error messages."""
-    scheme, host, port = origin
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{port}"
 
 
 def alpn_protocols(http1: bool, http2: bool) -> list[str]:
@@ -87,7 +78,7 @@ class AsyncHTTPConnection:
 
     def __init__(
         self,
-        origin: tuple[str, str, int],
+        origin: Origin,
         ssl_context: ssl.SSLContext | None,
         backend: AsyncNetworkBackend,
         http1: bool = True,

@@ -6,9 +6,9 @@ acquisition has its release in a ``finally``-like path, so a request that fails 
 anywhere (waiting for the pool, connecting, writing, reading the head or the body) gives back
 exactly what it held; closing connections on those paths is shielded from cancellation.
 
-The state is only touched between awaits: under ``AsyncStateLock`` (a no-op: the event loop
-runs the change without interruption) in async code, under a thread lock in the generated sync
-twin, where one pool serves many threads.
+The state is only touched under the pool's state lock, never across an await: a thread lock
+in the sync twin, where one pool serves many threads; a no-op in async code, where the event
+loop runs each such change without interruption.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Self, cast
 
 from .._backends.auto import AsyncAutoBackend
 from .._backends.base import AsyncNetworkBackend, SocketOption
-from .._exceptions import PoolTimeout, RemoteProtocolError, UnsupportedProtocol
+from .._exceptions import PoolTimeout, RemoteProtocolError
 from .._models import Request, Response
 from .._pool_state import (
     ASSIGNED,
@@ -31,47 +31,19 @@ from .._pool_state import (
     Actions,
     AsyncStateLock,
     ConnectionNotAvailable,
+    Origin,
     PoolState,
     Ticket,
+    origin_url,
+    request_origin,
 )
 from .._streams import AsyncByteStream, ByteStream
 from .._synchronization import AsyncEvent, AsyncShieldCancellation, WaitTimeout
-from .connection import AsyncHTTPConnection, origin_url
+from .connection import AsyncHTTPConnection
 
-__all__ = ["AsyncConnectionPool", "AsyncPoolByteStream", "request_origin"]
+__all__ = ["AsyncConnectionPool", "AsyncPoolByteStream"]
 
 logger = logging.getLogger("heron.pool")
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def request_origin(request: Request) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` of the request's URL; ``UnsupportedProtocol`` if it can't be
-    sent over HTTP."""
-    # The parsed parts directly: this runs for every request, and they are already validated
-    # and normalised (lower-case scheme, IDNA-encoded host).
-    parts = request.url._uri_reference
-    scheme = parts.scheme
-    default_port = _DEFAULT_PORTS.get(scheme)
-    if default_port is None:
-        if not scheme:
-            raise UnsupportedProtocol(
-                f"Request URL {str(request.url)!r} is missing an 'http://' or 'https://' "
-                "protocol. Pass an absolute URL, or set base_url= on the client.",
-                request=request,
-            )
-        raise UnsupportedProtocol(
-            f"Request URL {str(request.url)!r} has an unsupported protocol '{scheme}://': "
-            "this transport speaks 'http://' and 'https://'. Mount a transport for other "
-            "schemes with mounts=.",
-            request=request,
-        )
-    host = parts.host
-    if not host:
-        raise UnsupportedProtocol(
-            f"Request URL {str(request.url)!r} has no host to connect to.", request=request
-        )
-    return scheme, host, parts.port or default_port
 
 
 def _can_resend(request: Request) -> bool:
@@ -132,7 +104,7 @@ class AsyncConnectionPool:
             clock=clock,
         )
 
-    def _create_connection(self, origin: tuple[str, str, int]) -> AsyncHTTPConnection:
+    def _create_connection(self, origin: Origin) -> AsyncHTTPConnection:
         # Keep-alive expiry is the pool state's to track, so the connection gets none.
         return AsyncHTTPConnection(
             origin,
@@ -190,7 +162,7 @@ class AsyncConnectionPool:
         return response
 
     async def _acquire(
-        self, origin: tuple[str, str, int], timeout: float | None, fresh: bool
+        self, origin: Origin, timeout: float | None, fresh: bool
     ) -> Ticket[AsyncHTTPConnection]:
         """A started ticket holding a connection for ``origin``, waiting if need be."""
         deadline: float | None = None
@@ -227,7 +199,7 @@ class AsyncConnectionPool:
     async def _wait(
         self,
         ticket: Ticket[AsyncHTTPConnection],
-        origin: tuple[str, str, int],
+        origin: Origin,
         timeout: float | None,
         deadline: float | None,
     ) -> None:

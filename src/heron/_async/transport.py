@@ -1,24 +1,42 @@
 """``AsyncHTTPTransport``: requests over the network, through heron's connection pool.
 
-The pool and the HTTP/1.1 and HTTP/2 drivers are the network issue's work (#4, #5); until they
-land this transport accepts its configuration and refuses to send with a clear error.
+The transport turns its configuration (``verify``, ``cert``, ``http1``/``http2``, ``limits``,
+``retries``, ``uds``, ...) into an SSL context and an ``AsyncConnectionPool``, and hands every
+request to the pool. Proxies are not implemented yet: a transport given one refuses to send.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from .._config import DEFAULT_LIMITS, Limits, Proxy
-from .._exceptions import UnsupportedProtocol
+from .._backends.auto import AsyncAutoBackend
+from .._backends.base import SocketOption
+from .._config import DEFAULT_LIMITS, Limits, Proxy, transport_ssl_context
+from .._exceptions import ProxyError
 from .._models import Request, Response
 from .._transports.base import AsyncBaseTransport
 from .._types import CertTypes, ProxyTypes
+from .connection import alpn_protocols
+from .pool import AsyncConnectionPool
 
 __all__ = ["AsyncHTTPTransport"]
 
 
 class AsyncHTTPTransport(AsyncBaseTransport):
-    """Sends requests over TCP or TLS with connection pooling (HTTP/1.1 and HTTP/2)."""
+    """Sends requests over TCP or TLS with connection pooling, on asyncio or trio.
+
+    ``verify`` (``True``, ``False`` or an ``ssl.SSLContext``) and ``cert`` configure TLS,
+    ``trust_env`` lets ``SSL_CERT_FILE``/``SSL_CERT_DIR``/``SSLKEYLOGFILE`` apply, ``limits``
+    sizes the pool, ``retries`` retries failed connection attempts (with exponential backoff),
+    ``uds`` connects to a Unix socket instead of the URL's host, ``local_address`` binds the
+    local side (``"0.0.0.0"`` for IPv4 only), and ``socket_options`` are passed to
+    ``setsockopt``::
+
+        transport = heron.AsyncHTTPTransport(retries=2, limits=heron.Limits(max_connections=5))
+        async with heron.AsyncClient(transport=transport) as client:
+            ...
+    """
 
     def __init__(
         self,
@@ -32,14 +50,48 @@ class AsyncHTTPTransport(AsyncBaseTransport):
         uds: str | None = None,
         local_address: str | None = None,
         retries: int = 0,
-        socket_options: Any = None,
+        socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
+        if not (http1 or http2):
+            raise ValueError(
+                "http1=False and http2=False leave no HTTP version to speak: enable at least one."
+            )
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}.")
         self._proxy = proxy if proxy is None or isinstance(proxy, Proxy) else Proxy(url=proxy)
-        self._limits = limits
+        ssl_context = transport_ssl_context(
+            verify, cert, trust_env, alpn_protocols=alpn_protocols(http1, http2)
+        )
+        self._pool = AsyncConnectionPool(
+            ssl_context,
+            AsyncAutoBackend(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=http1,
+            http2=http2,
+            retries=retries,
+            local_address=local_address,
+            uds=uds,
+            socket_options=socket_options,
+        )
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        """The connection pool behind this transport."""
+        return self._pool
 
     async def handle_async_request(self, request: Request) -> Response:
-        raise UnsupportedProtocol(
-            f"Cannot send {request.method} {request.url}: heron's network transport is not "
-            "built yet. Use transport=heron.MockTransport(...) or app=... for now.",
-            request=request,
-        )
+        if self._proxy is not None:
+            raise ProxyError(
+                f"Cannot send the request to {request.url.host} through the proxy "
+                f"{self._proxy.url}: heron does not support HTTP or SOCKS proxies yet. Remove "
+                "proxy=, or, if the proxy came from the environment (HTTP_PROXY, HTTPS_PROXY, "
+                "ALL_PROXY), unset it, pass trust_env=False, or list the host in NO_PROXY.",
+                request=request,
+            )
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._pool.aclose()

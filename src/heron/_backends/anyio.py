@@ -20,13 +20,12 @@ from anyio.streams.tls import TLSAttribute, TLSStream
 
 from .base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
 from .sync import (
+    apply_socket_options,
     connect_error,
-    connect_timeout,
     format_address,
     is_fd_readable,
     read_error,
     read_timeout,
-    socket_option_error,
     tls_error,
     tls_timeout,
     write_error,
@@ -102,20 +101,18 @@ class AnyIOStream(AsyncNetworkStream):
                     ssl_context=ssl_context,
                     standard_compatible=False,
                 )
-        except TimeoutError as exc:
-            await anyio.aclose_forcefully(self._stream)
-            raise tls_timeout(who, timeout) from exc
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            await anyio.aclose_forcefully(self._stream)
-            raise tls_error(who, exc.__cause__ or ConnectionResetError(str(exc))) from exc
-        except anyio.EndOfStream as exc:
-            await anyio.aclose_forcefully(self._stream)
-            raise tls_error(who, None) from exc
-        except OSError as exc:  # ssl.SSLError included
-            await anyio.aclose_forcefully(self._stream)
-            raise tls_error(who, exc) from exc
-        except BaseException:
-            await anyio.aclose_forcefully(self._stream)
+        except BaseException as exc:
+            # Close even while being cancelled; then the original exception goes on.
+            with anyio.CancelScope(shield=True):
+                await anyio.aclose_forcefully(self._stream)
+            if isinstance(exc, TimeoutError):
+                raise tls_timeout(who, timeout) from exc
+            if isinstance(exc, anyio.EndOfStream):
+                raise tls_error(who, None) from exc
+            if isinstance(exc, (anyio.BrokenResourceError, anyio.ClosedResourceError)):
+                raise tls_error(who, exc.__cause__ or exc) from exc
+            if isinstance(exc, OSError):  # ssl.SSLError included
+                raise tls_error(who, exc) from exc
             raise
         stream = AnyIOStream(tls_stream)
         stream.origin = who
@@ -139,8 +136,8 @@ class AnyIOStream(AsyncNetworkStream):
         return None
 
     def __repr__(self) -> str:
-        kind = "TLS" if isinstance(self._stream, TLSStream) else "TCP"
-        return f"<AnyIOStream {kind} {self.origin}>"
+        kind = "TLS" if isinstance(self._stream, TLSStream) else "plain"
+        return f"<AnyIOStream {self.origin} {kind}>"
 
 
 async def _configure(
@@ -153,14 +150,12 @@ async def _configure(
     sock = stream.extra(_SocketAttribute.raw_socket)
     try:
         if tcp:
+            # Requests are written in one or two sends; Nagle would hold the second back.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-    except OSError as exc:
-        await anyio.aclose_forcefully(stream)
-        raise socket_option_error(address, exc) from exc
+        apply_socket_options(sock, address, socket_options)
     except BaseException:
-        await anyio.aclose_forcefully(stream)
+        with anyio.CancelScope(shield=True):
+            await anyio.aclose_forcefully(stream)
         raise
     result = AnyIOStream(stream)
     result.origin = address
@@ -182,10 +177,8 @@ class AnyIOBackend(AsyncNetworkBackend):
         try:
             with anyio.fail_after(timeout):
                 stream = await anyio.connect_tcp(host, port, local_host=local_address)
-        except TimeoutError as exc:
-            raise connect_timeout(address, timeout) from exc
-        except OSError as exc:
-            raise connect_error(address, exc) from exc
+        except OSError as exc:  # TimeoutError included
+            raise connect_error(address, exc, timeout) from exc
         return await _configure(stream, address, socket_options, tcp=True)
 
     async def connect_unix_socket(
@@ -198,10 +191,8 @@ class AnyIOBackend(AsyncNetworkBackend):
         try:
             with anyio.fail_after(timeout):
                 stream = await anyio.connect_unix(path)
-        except TimeoutError as exc:
-            raise connect_timeout(address, timeout) from exc
-        except OSError as exc:
-            raise connect_error(address, exc) from exc
+        except OSError as exc:  # TimeoutError included
+            raise connect_error(address, exc, timeout) from exc
         return await _configure(stream, address, socket_options, tcp=False)
 
     async def sleep(self, seconds: float) -> None:

@@ -28,13 +28,12 @@ from typing import Any, NoReturn, cast
 
 from .base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
 from .sync import (
+    apply_socket_options,
     connect_error,
-    connect_timeout,
     format_address,
     is_fd_readable,
     read_error,
     read_timeout,
-    socket_option_error,
     tls_error,
     tls_timeout,
     write_error,
@@ -297,9 +296,9 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
         return None
 
     def __repr__(self) -> str:
-        kind = "TCP" if self._transport is self._raw_transport else "TLS"
+        kind = "plain" if self._transport is self._raw_transport else "TLS"
         state = "closed" if self._eof else "open"
-        return f"<AsyncioStream {kind} {self.origin} {state}>"
+        return f"<AsyncioStream {self.origin} {kind} {state}>"
 
 
 def _configure(
@@ -313,12 +312,9 @@ def _configure(
     sock = stream._raw_transport.get_extra_info("socket")
     try:
         if tcp:
+            # Requests are written in one or two sends; Nagle would hold the second back.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-    except OSError as exc:
-        stream._abandon()
-        raise socket_option_error(address, exc) from exc
+        apply_socket_options(sock, address, socket_options)
     except BaseException:
         stream._abandon()
         raise
@@ -345,10 +341,8 @@ class AsyncioBackend(AsyncNetworkBackend):
                 _, stream = await loop.create_connection(
                     lambda: AsyncioStream(loop), host, port, local_addr=local_addr
                 )
-        except TimeoutError as exc:
-            raise connect_timeout(address, timeout) from exc
-        except OSError as exc:
-            raise connect_error(address, exc) from exc
+        except OSError as exc:  # TimeoutError included
+            raise connect_error(address, exc, timeout) from exc
         return _configure(stream, address, socket_options, tcp=True)
 
     async def connect_unix_socket(
@@ -362,10 +356,8 @@ class AsyncioBackend(AsyncNetworkBackend):
         try:
             async with asyncio.timeout(timeout):
                 _, stream = await loop.create_unix_connection(lambda: AsyncioStream(loop), path)
-        except TimeoutError as exc:  # pragma: no cover - a Unix connect does not wait
-            raise connect_timeout(address, timeout) from exc
-        except OSError as exc:
-            raise connect_error(address, exc) from exc
+        except OSError as exc:  # TimeoutError included
+            raise connect_error(address, exc, timeout) from exc
         return _configure(stream, address, socket_options, tcp=False)
 
     async def sleep(self, seconds: float) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "AutoBackend",
     "SyncBackend",
     "SyncStream",
+    "apply_socket_options",
     "connect_error",
     "connect_timeout",
     "format_address",
@@ -38,6 +39,7 @@ __all__ = [
     "read_timeout",
     "socket_option_error",
     "tls_error",
+    "tls_timeout",
     "write_error",
     "write_timeout",
 ]
@@ -104,7 +106,12 @@ def connect_timeout(address: str, timeout: float | None) -> ConnectTimeout:
     )
 
 
-def connect_error(address: str, exc: OSError) -> ConnectError:
+def connect_error(
+    address: str, exc: OSError, timeout: float | None
+) -> ConnectError | ConnectTimeout:
+    """``ConnectTimeout`` for a timeout, else ``ConnectError``, naming the address and reason."""
+    if isinstance(exc, TimeoutError):
+        return connect_timeout(address, timeout)
     if isinstance(exc, socket.gaierror):
         return ConnectError(
             f"Could not resolve the host name of {address}: {_reason(exc)}. "
@@ -150,20 +157,18 @@ def tls_error(who: str, exc: BaseException | None) -> ConnectError:
             reason, hint = "the server's certificate could not be verified", ""
         message = f"TLS handshake with {who} failed: {reason} ({detail}). {hint}"
         return ConnectError(message.rstrip())
-    if isinstance(exc, ssl.SSLError):
-        if exc.reason == "WRONG_VERSION_NUMBER":
-            return ConnectError(
-                f"TLS handshake with {who} failed: the server did not answer in TLS ({exc}). "
-                "Does it speak plain http:// on this port?"
-            )
-        if not isinstance(exc, ssl.SSLEOFError):
-            return ConnectError(f"TLS handshake with {who} failed: {exc}.")
-    elif isinstance(exc, OSError):
-        return ConnectError(f"TLS handshake with {who} failed: {_reason(exc)}.")
-    return ConnectError(
-        f"TLS handshake with {who} failed: the server closed the connection during the "
-        "handshake. Does it speak TLS on this port, and accept this TLS version and SNI name?"
-    )
+    if exc is None or isinstance(exc, ssl.SSLEOFError):
+        return ConnectError(
+            f"TLS handshake with {who} failed: the server closed the connection during the "
+            "handshake. Does it speak TLS on this port, and accept this TLS version and SNI "
+            "name?"
+        )
+    if getattr(exc, "reason", None) == "WRONG_VERSION_NUMBER":
+        return ConnectError(
+            f"TLS handshake with {who} failed: the server did not answer in TLS ({exc}). "
+            "Does it speak plain http:// on this port?"
+        )
+    return ConnectError(f"TLS handshake with {who} failed: {_reason(exc)}.")
 
 
 def tls_timeout(who: str, timeout: float | None) -> ConnectTimeout:
@@ -311,13 +316,19 @@ class SyncStream(NetworkStream):
         return None
 
     def __repr__(self) -> str:
-        kind = "TLS" if isinstance(self._sock, ssl.SSLSocket) else "TCP"
-        return f"<SyncStream {kind} {self.origin}>"
+        kind = "TLS" if isinstance(self._sock, ssl.SSLSocket) else "plain"
+        return f"<SyncStream {self.origin} {kind}>"
 
 
-def _apply_options(sock: socket.socket, socket_options: Iterable[SocketOption] | None) -> None:
-    for option in socket_options or ():
-        sock.setsockopt(*option)
+def apply_socket_options(
+    sock: Any, address: str, socket_options: Iterable[SocketOption] | None
+) -> None:
+    """``sock.setsockopt(*option)`` for each option; a refused option is a ``ConnectError``."""
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    except OSError as exc:
+        raise socket_option_error(address, exc) from exc
 
 
 class SyncBackend(NetworkBackend):
@@ -335,17 +346,12 @@ class SyncBackend(NetworkBackend):
         source = None if local_address is None else (local_address, 0)
         try:
             sock = socket.create_connection((host, port), timeout, source_address=source)
-        except TimeoutError as exc:
-            raise connect_timeout(address, timeout) from exc
         except OSError as exc:
-            raise connect_error(address, exc) from exc
+            raise connect_error(address, exc, timeout) from exc
         try:
             # Requests are written in one or two sends; Nagle would hold the second back.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            _apply_options(sock, socket_options)
-        except OSError as exc:
-            sock.close()
-            raise socket_option_error(address, exc) from exc
+            apply_socket_options(sock, address, socket_options)
         except BaseException:
             sock.close()
             raise
@@ -362,22 +368,12 @@ class SyncBackend(NetworkBackend):
         address = f"the Unix socket {path}"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            _apply_options(sock, socket_options)
-        except OSError as exc:
-            sock.close()
-            raise socket_option_error(address, exc) from exc
-        except BaseException:
-            sock.close()
-            raise
-        try:
+            apply_socket_options(sock, address, socket_options)
             sock.settimeout(timeout)
             sock.connect(path)
-        except TimeoutError as exc:
-            sock.close()
-            raise connect_timeout(address, timeout) from exc
         except OSError as exc:
             sock.close()
-            raise connect_error(address, exc) from exc
+            raise connect_error(address, exc, timeout) from exc
         except BaseException:
             sock.close()
             raise

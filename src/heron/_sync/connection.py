@@ -1,0 +1,283 @@
+# Generated from src/heron/_async/connection.py by scripts/unasync.py: do not edit by hand.
+"""``HTTPConnection``: one connection to one origin, opened on its first request.
+
+Opening it means a TCP connection (or a Unix socket), retried with exponential backoff when
+``retries`` allows, then for ``https`` the TLS handshake, whose ALPN answer picks the protocol
+driver: HTTP/1.1 (``HTTP11Connection``) or HTTP/2. Once open, every call is delegated to the
+driver. The pool creates these without I/O and keeps them in its state; see ``pool.py``.
+
+    from        event                                            to
+    ----------  -----------------------------------------------  ----------
+    NEW         a request starts: connect (+ retries), TLS       CONNECTING
+    CONNECTING  connected; the driver takes the request          OPEN
+    CONNECTING  connecting failed, or was cancelled              FAILED
+    any         close()                                         CLOSED
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable
+
+from .._backends.base import NetworkBackend, NetworkStream, SocketOption
+from .._config import transport_ssl_context
+from .._exceptions import ConnectError, ConnectTimeout, UnsupportedProtocol
+from .._models import Request, Response
+from .._pool_state import ConnectionNotAvailable, Origin, origin_url
+from .._synchronization import ShieldCancellation
+from .._trace import Trace
+from .http11 import HTTP11Connection
+
+__all__ = [
+    "RETRY_BACKOFF_FACTOR",
+    "RETRY_MAX_DELAY",
+    "HTTPConnection",
+    "alpn_protocols",
+]
+
+#: Connect retry ``n`` (from 0) waits ``RETRY_BACKOFF_FACTOR * 2**n`` seconds ...
+RETRY_BACKOFF_FACTOR = 0.5
+#: ... but never longer than this.
+RETRY_MAX_DELAY = 8.0
+
+logger = logging.getLogger("heron.connection")
+
+
+def alpn_protocols(http1: bool, http2: bool) -> list[str]:
+    """What we offer in the TLS handshake, best first."""
+    return ["h2", "http/1.1"] if http2 and http1 else ["h2"] if http2 else ["http/1.1"]
+
+
+class HTTPConnection:
+    """A connection to ``origin`` (``(scheme, host, port)``), connected on its first request.
+
+    ``ssl_context`` is used for ``https`` (its ALPN protocols say what we offer); ``uds``
+    connects to that Unix socket instead of ``host:port``; ``local_address`` binds the local
+    side; ``socket_options`` are ``(level, option, value)`` tuples for ``setsockopt``;
+    ``retries`` is how many times a failed connection attempt is retried.
+    """
+
+    __slots__ = (
+        "_backend",
+        "_clock",
+        "_connection",
+        "_failed",
+        "_http1",
+        "_http2",
+        "_is_closed",
+        "_keepalive_expiry",
+        "_local_address",
+        "_origin",
+        "_retries",
+        "_socket_options",
+        "_ssl_context",
+        "_uds",
+        "origin",
+    )
+
+    def __init__(
+        self,
+        origin: Origin,
+        ssl_context: ssl.SSLContext | None,
+        backend: NetworkBackend,
+        http1: bool = True,
+        http2: bool = False,
+        keepalive_expiry: float | None = None,
+        retries: int = 0,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._origin = origin
+        #: ``"https://example.org:443"``, for messages and reprs.
+        self.origin = origin_url(origin)
+        self._ssl_context = ssl_context
+        self._backend = backend
+        self._http1 = http1
+        self._http2 = http2
+        self._keepalive_expiry = keepalive_expiry
+        self._retries = retries
+        self._local_address = local_address
+        self._uds = uds
+        self._socket_options = None if socket_options is None else list(socket_options)
+        self._clock = clock
+        self._connection: HTTP11Connection | None = None
+        self._failed = False
+        self._is_closed = False
+
+    def handle_request(self, request: Request) -> Response:
+        """Connect if this is the first request, then send ``request`` over the connection."""
+        connection = self._connection
+        if connection is None:
+            if self._failed or self._is_closed:
+                raise ConnectionNotAvailable(f"The connection to {self.origin} is closed.")
+            try:
+                connection = self._connection = self._connect(request)
+            except BaseException:
+                self._failed = True
+                raise
+        return connection.handle_request(request)
+
+    def _connect(self, request: Request) -> HTTP11Connection:
+        extensions = request.extensions
+        timeouts = extensions.get("timeout")
+        timeout = timeouts.get("connect") if timeouts else None
+        stream = self._open_stream(request, timeout)
+        try:
+            # From here on, errors name the origin ("https://example.org:443").
+            stream.origin = self.origin
+            scheme, host, _ = self._origin
+            if scheme == "https":
+                # Certificates are checked against the SNI name, so an sni_hostname extension
+                # (connecting by IP address to a named host) changes both.
+                ssl_context = self._ssl_context
+                if ssl_context is None:
+                    # The process-wide default context, built on first use.
+                    ssl_context = self._ssl_context = transport_ssl_context(
+                        alpn_protocols=alpn_protocols(self._http1, self._http2)
+                    )
+                server_hostname = extensions.get("sni_hostname") or host
+                kwargs = {
+                    "ssl_context": ssl_context,
+                    "server_hostname": server_hostname,
+                    "timeout": timeout,
+                }
+                with Trace("start_tls", logger, request, kwargs) as trace:
+                    stream = stream.start_tls(ssl_context, server_hostname, timeout)
+                    trace.return_value = stream
+                stream.origin = self.origin
+                ssl_object = stream.get_extra_info("ssl_object")
+                alpn = None if ssl_object is None else ssl_object.selected_alpn_protocol()
+                if alpn == "h2":
+                    return self._connect_http2(stream)
+                if not self._http1:
+                    raise UnsupportedProtocol(
+                        f"{self.origin} does not speak HTTP/2 (its TLS handshake chose "
+                        f"{alpn or 'no protocol'}), and HTTP/1.1 is disabled with http1=False. "
+                        "Allow HTTP/1.1 with http1=True."
+                    )
+            elif self._http2 and not self._http1:
+                # http:// with HTTP/2 only: "prior knowledge", no negotiation (h2c).
+                return self._connect_http2(stream)
+            if self._is_closed:
+                raise ConnectError(
+                    f"The connection to {self.origin} was closed while it was being opened "
+                    "(the client was closed)."
+                )
+        except BaseException:
+            with ShieldCancellation():
+                stream.close()
+            raise
+        return HTTP11Connection(
+            stream, self.origin, keepalive_expiry=self._keepalive_expiry, clock=self._clock
+        )
+
+    def _open_stream(self, request: Request, timeout: float | None) -> NetworkStream:
+        """TCP (or the Unix socket), retrying failed attempts with exponential backoff."""
+        _, host, port = self._origin
+        attempt = 0
+        while True:
+            try:
+                if self._uds is None:
+                    kwargs = {
+                        "host": host,
+                        "port": port,
+                        "local_address": self._local_address,
+                        "timeout": timeout,
+                        "socket_options": self._socket_options,
+                    }
+                    with Trace("connect_tcp", logger, request, kwargs) as trace:
+                        stream = self._backend.connect_tcp(
+                            host,
+                            port,
+                            timeout=timeout,
+                            local_address=self._local_address,
+                            socket_options=self._socket_options,
+                        )
+                        trace.return_value = stream
+                else:
+                    kwargs = {
+                        "path": self._uds,
+                        "timeout": timeout,
+                        "socket_options": self._socket_options,
+                    }
+                    with Trace("connect_unix_socket", logger, request, kwargs) as trace:
+                        stream = self._backend.connect_unix_socket(
+                            self._uds, timeout=timeout, socket_options=self._socket_options
+                        )
+                        trace.return_value = stream
+                return stream
+            except (ConnectError, ConnectTimeout) as exc:
+                if attempt >= self._retries:
+                    raise
+                delay = min(RETRY_BACKOFF_FACTOR * 2**attempt, RETRY_MAX_DELAY)
+                attempt += 1
+                logger.debug(
+                    "connect to %s failed (%s); retry %d of %d in %s s",
+                    self.origin,
+                    exc,
+                    attempt,
+                    self._retries,
+                    delay,
+                )
+                self._backend.sleep(delay)
+
+    def _connect_http2(self, stream: NetworkStream) -> HTTP11Connection:
+        """The seam where HTTP/2 connections will be made (issue #5)."""
+        raise UnsupportedProtocol(
+            f"{self.origin} chose HTTP/2, which this version of heron cannot speak yet. "
+            "Pass http2=False to use HTTP/1.1."
+        )
+
+    # State, for the pool -------------------------------------------------------------------
+
+    def is_available(self) -> bool:
+        """True when it can take a request now: not connected yet, or connected and idle."""
+        connection = self._connection
+        if connection is None:
+            return not (self._failed or self._is_closed)
+        return connection.is_available()
+
+    def has_expired(self, now: float) -> bool:
+        connection = self._connection
+        return connection is not None and connection.has_expired(now)
+
+    def is_idle(self) -> bool:
+        connection = self._connection
+        return connection is not None and connection.is_idle()
+
+    def is_closed(self) -> bool:
+        connection = self._connection
+        if connection is None:
+            return self._failed or self._is_closed
+        return connection.is_closed()
+
+    def is_readable(self) -> bool:
+        """For an idle connection: True when the server has closed it (or sent junk)."""
+        connection = self._connection
+        return connection is not None and connection.is_readable()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._is_closed = True
+        connection = self._connection
+        if connection is not None:
+            connection.close()
+
+    def __repr__(self) -> str:
+        connection = self._connection
+        if connection is not None:
+            return (
+                f"<{type(self).__name__} [{self.origin!r}, HTTP/1.1, "
+                f"{connection.state.name}, Request Count: {connection.request_count}]>"
+            )
+        if self._failed:
+            state = "CONNECT FAILED"
+        elif self._is_closed:
+            state = "CLOSED"
+        else:
+            state = "NEW"
+        return f"<{type(self).__name__} [{self.origin!r}, {state}]>"

@@ -1,0 +1,315 @@
+# Generated from src/heron/_async/pool.py by scripts/unasync.py: do not edit by hand.
+"""``ConnectionPool``: the I/O shell around the pool's bookkeeping in ``_pool_state.py``.
+
+The state decides (reuse this connection, open one, wait; on release: hand it over, keep it
+idle, close it); this module does the waiting, connecting, sending and closing. Every
+acquisition has its release in a ``finally``-like path, so a request that fails or is cancelled
+anywhere (waiting for the pool, connecting, writing, reading the head or the body) gives back
+exactly what it held; closing connections on those paths is shielded from cancellation.
+
+The state is only touched under the pool's state lock, never across an await: a thread lock
+in the sync twin, where one pool serves many threads; a no-op in async code, where the event
+loop runs each such change without interruption.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Self, cast
+
+from .._backends.auto import AutoBackend
+from .._backends.base import NetworkBackend, SocketOption
+from .._exceptions import PoolTimeout, RemoteProtocolError
+from .._models import Request, Response
+from .._pool_state import (
+    ASSIGNED,
+    CLOSED,
+    WAITING,
+    Actions,
+    ConnectionNotAvailable,
+    Origin,
+    PoolState,
+    StateLock,
+    Ticket,
+    origin_url,
+    request_origin,
+)
+from .._streams import ByteStream, SyncByteStream
+from .._synchronization import Event, ShieldCancellation, WaitTimeout
+from .connection import HTTPConnection
+
+__all__ = ["ConnectionPool", "PoolByteStream"]
+
+logger = logging.getLogger("heron.pool")
+
+
+def _can_resend(request: Request) -> bool:
+    """Whether the request may go out again after a reused connection was found dead.
+
+    Nothing of the response arrived, so the server most likely closed the idle connection
+    before it read the request. Retrying needs the body again: in memory (no body, bytes,
+    a read request), or a stream that says it can be replayed right now.
+    """
+    stream = request.stream
+    return isinstance(stream, ByteStream) or bool(getattr(stream, "is_replayable", False))
+
+
+class ConnectionPool:
+    """A pool of HTTP connections, per origin, within limits; shared by concurrent requests.
+
+    ``max_connections`` caps the connections open at once, ``max_keepalive_connections`` the
+    idle ones kept for reuse, ``keepalive_expiry`` how long (seconds) one may stay idle;
+    ``None`` means no limit. The other arguments are passed to each ``HTTPConnection``.
+    ``clock`` measures keep-alive expiry (tests inject one)::
+
+        with ConnectionPool(max_connections=10) as pool:
+            response = pool.handle_request(request)
+            response.read()
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        backend: NetworkBackend | None = None,
+        *,
+        max_connections: int | None = 10,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        retries: int = 0,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._backend = AutoBackend() if backend is None else backend
+        self._max_connections = max_connections
+        self._http1 = http1
+        self._http2 = http2
+        self._retries = retries
+        self._local_address = local_address
+        self._uds = uds
+        self._socket_options = None if socket_options is None else list(socket_options)
+        self._lock = StateLock()
+        self._state: PoolState[HTTPConnection] = PoolState(
+            self._create_connection,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=keepalive_expiry,
+            clock=clock,
+        )
+
+    def _create_connection(self, origin: Origin) -> HTTPConnection:
+        # Keep-alive expiry is the pool state's to track, so the connection gets none.
+        return HTTPConnection(
+            origin,
+            self._ssl_context,
+            self._backend,
+            http1=self._http1,
+            http2=self._http2,
+            retries=self._retries,
+            local_address=self._local_address,
+            uds=self._uds,
+            socket_options=self._socket_options,
+        )
+
+    @property
+    def connections(self) -> list[HTTPConnection]:
+        """The open connections (connecting, busy and idle), for inspection."""
+        with self._lock:
+            return self._state.connections
+
+    # Sending -----------------------------------------------------------------------------
+
+    def handle_request(self, request: Request) -> Response:
+        """Send ``request`` on a pooled connection and return the response, whose body is
+        still to be read; closing the response gives the connection back."""
+        origin = request_origin(request)
+        timeouts = request.extensions.get("timeout")
+        pool_timeout = timeouts.get("pool") if timeouts else None
+        fresh = False
+        while True:
+            ticket = self._acquire(origin, pool_timeout, fresh)
+            connection = ticket.connection
+            try:
+                response = connection.handle_request(request)
+            except ConnectionNotAvailable as exc:
+                self._release(ticket, reusable=False)
+                if self._state.is_closed:
+                    raise self._closed_error() from exc
+                if fresh or not _can_resend(request):
+                    raise RemoteProtocolError(
+                        f"{connection.origin} closed the kept-alive connection before "
+                        "answering, and the request can't be sent again safely (its body was "
+                        "a stream that is already consumed). Pass the body as bytes to allow "
+                        "a retry.",
+                        request=request,
+                    ) from exc
+                logger.debug("retrying on a new connection: %s", exc)
+                fresh = True
+                continue
+            except BaseException:
+                self._release(ticket, reusable=connection.is_available())
+                raise
+            break
+        stream = cast(SyncByteStream, response.stream)
+        response.stream = PoolByteStream(stream, self, ticket, connection)
+        return response
+
+    def _acquire(
+        self, origin: Origin, timeout: float | None, fresh: bool
+    ) -> Ticket[HTTPConnection]:
+        """A started ticket holding a connection for ``origin``, waiting if need be."""
+        deadline: float | None = None
+        while True:
+            with self._lock:
+                if self._state.is_closed:
+                    raise self._closed_error()
+                ticket, actions = self._state.acquire(origin, fresh)
+                if ticket.status == WAITING:
+                    ticket.waker = Event()
+            try:
+                if actions:
+                    self._apply(actions)
+                if ticket.status == WAITING:
+                    if deadline is None and timeout is not None:
+                        deadline = time.monotonic() + timeout
+                    self._wait(ticket, origin, timeout, deadline)
+                connection = ticket.connection
+                # An idle connection the server has closed (EOF waiting on the socket): drop it
+                # and look again, rather than fail the request on it.
+                dead = (
+                    ticket.status == ASSIGNED and connection.is_idle() and connection.is_readable()
+                )
+            except BaseException:
+                self._release(ticket, reusable=True)
+                raise
+            if dead:
+                self._release(ticket, reusable=False)
+                continue
+            with self._lock:
+                self._state.start(ticket)
+            return ticket
+
+    def _wait(
+        self,
+        ticket: Ticket[HTTPConnection],
+        origin: Origin,
+        timeout: float | None,
+        deadline: float | None,
+    ) -> None:
+        waker = ticket.waker
+        assert isinstance(waker, Event)
+        try:
+            waker.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+        except WaitTimeout as exc:
+            with self._lock:
+                if ticket.status == WAITING:
+                    self._state.release(ticket)
+                    raise PoolTimeout(
+                        f"Timed out after {timeout} s waiting for a connection to "
+                        f"{origin_url(origin)} from the pool (pool timeout; "
+                        f"max_connections={self._max_connections}). Every connection is busy: "
+                        "close responses you are done with, or raise Limits(max_connections="
+                        "...) or Timeout(pool=...)."
+                    ) from exc
+            # Handed a connection just as the time ran out: use it.
+        if ticket.status == CLOSED:
+            raise self._closed_error()
+
+    def _release(self, ticket: Ticket[HTTPConnection], reusable: bool) -> None:
+        with self._lock:
+            actions = self._state.release(ticket, reusable)
+        if actions:
+            self._apply(actions)
+
+    def _apply(self, actions: Actions[HTTPConnection]) -> None:
+        """Wake the tickets the state assigned, close the connections it dropped."""
+        for ticket in actions.wake:
+            waker = ticket.waker
+            assert isinstance(waker, Event)
+            waker.set()
+        if actions.close:
+            # Shielded: a cancelled request still finishes closing what it gave up.
+            with ShieldCancellation():
+                for connection in actions.close:
+                    connection.close()
+
+    @staticmethod
+    def _closed_error() -> RuntimeError:
+        return RuntimeError(
+            "The connection pool has been closed (the client or transport was closed), so it "
+            "can't send requests any more. Make a new client."
+        )
+
+    # Closing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection; waiting requests fail, and later ones are refused."""
+        with self._lock:
+            actions = self._state.close()
+        self._apply(actions)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{self._state.describe()}]>"
+
+
+class PoolByteStream(SyncByteStream):
+    """A response body that gives its connection back to the pool when it ends or is closed."""
+
+    __slots__ = ("_closed", "_connection", "_pool", "_stream", "_ticket")
+
+    def __init__(
+        self,
+        stream: SyncByteStream,
+        pool: ConnectionPool,
+        ticket: Ticket[HTTPConnection],
+        connection: HTTPConnection,
+    ) -> None:
+        self._stream = stream
+        self._pool = pool
+        self._ticket = ticket
+        self._connection = connection
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = self._stream.__iter__()
+        try:
+            for chunk in chunks:
+                yield chunk
+        except BaseException:
+            # Failed, cancelled, or the reader stopped early (GeneratorExit). The inner
+            # iterator is finished now rather than by the garbage collector (trio warns then).
+            with ShieldCancellation():
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+                self.close()
+            raise
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._stream.close()
+        finally:
+            self._pool._release(self._ticket, reusable=self._connection.is_available())

@@ -1,0 +1,319 @@
+"""AsyncHTTPConnection over scripted bytes: connecting, retries, TLS, ALPN, and its state."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from typing import Any
+
+import pytest
+
+import heron
+from heron._async.connection import alpn_protocols
+from heron._backends.mock import AsyncMockBackend, AsyncMockStream
+from heron._pool_state import ConnectionNotAvailable
+from tests.pool_helpers import AsyncHTTPConnection
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello"
+HTTPS = ("https", "example.org", 443)
+HTTP = ("http", "example.org", 80)
+
+
+def tls_context() -> ssl.SSLContext:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def make_connection(
+    streams: list[Any], origin: tuple[str, str, int] = HTTP, **kwargs: Any
+) -> tuple[AsyncHTTPConnection, AsyncMockBackend]:
+    backend = AsyncMockBackend(streams)
+    connection = AsyncHTTPConnection(origin, tls_context(), backend, **kwargs)
+    return connection, backend
+
+
+def request(url: str = "http://example.org/", **extensions: Any) -> heron.Request:
+    return heron.Request("GET", url, extensions=extensions)
+
+
+def test_alpn_protocols_offered() -> None:
+    assert alpn_protocols(True, False) == ["http/1.1"]
+    assert alpn_protocols(True, True) == ["h2", "http/1.1"]
+    assert alpn_protocols(False, True) == ["h2"]
+
+
+@pytest.mark.anyio
+async def test_connects_on_first_request_and_reuses_the_connection() -> None:
+    stream = AsyncMockStream([OK, OK])
+    connection, backend = make_connection([stream])
+    assert repr(connection) == "<AsyncHTTPConnection ['http://example.org:80', NEW]>"
+    assert connection.is_available()
+    assert not connection.is_idle()
+    assert not connection.is_closed()
+    assert not connection.is_readable()
+    assert not connection.has_expired(1e12)
+
+    response = await connection.handle_async_request(request())
+    assert await response.aread() == b"Hello"
+    await response.aclose()
+    assert connection.is_idle()
+    assert connection.is_available()
+    assert repr(connection) == (
+        "<AsyncHTTPConnection ['http://example.org:80', HTTP/1.1, IDLE, Request Count: 1]>"
+    )
+    response = await connection.handle_async_request(request())
+    await response.aread()
+    await response.aclose()
+    assert backend.connects == [("tcp", ("example.org", 80, None, None), None)]
+    assert stream.origin == "http://example.org:80"
+    assert stream.written_bytes.count(b"GET / HTTP/1.1\r\n") == 2
+    await connection.aclose()
+    assert connection.is_closed()
+    assert stream.is_closed
+
+
+@pytest.mark.anyio
+async def test_connect_timeout_local_address_and_socket_options_reach_the_backend() -> None:
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    connection, backend = make_connection(
+        [AsyncMockStream([OK])], local_address="127.0.0.1", socket_options=options
+    )
+    timeout = {"connect": 1.5, "read": 2.0, "write": 3.0, "pool": 4.0}
+    response = await connection.handle_async_request(request(timeout=timeout))
+    await response.aread()
+    assert backend.connects == [("tcp", ("example.org", 80, "127.0.0.1", options), 1.5)]
+
+
+@pytest.mark.anyio
+async def test_unix_socket_is_used_instead_of_tcp() -> None:
+    connection, backend = make_connection([AsyncMockStream([OK])], uds="/tmp/heron.sock")
+    response = await connection.handle_async_request(request())
+    await response.aread()
+    assert backend.connects == [("unix", "/tmp/heron.sock", None)]
+
+
+@pytest.mark.anyio
+async def test_https_runs_tls_with_the_host_as_server_name() -> None:
+    stream = AsyncMockStream([OK], alpn_protocol="http/1.1")
+    connection, _ = make_connection([stream], HTTPS)
+    timeout = {"connect": 2.5, "read": None, "write": None, "pool": None}
+    response = await connection.handle_async_request(
+        request("https://example.org/", timeout=timeout)
+    )
+    await response.aread()
+    [(context, server_hostname, tls_timeout)] = stream.tls_calls
+    assert isinstance(context, ssl.SSLContext)
+    assert (server_hostname, tls_timeout) == ("example.org", 2.5)
+    assert stream.origin == "https://example.org:443"
+
+
+@pytest.mark.anyio
+async def test_sni_hostname_extension_overrides_the_server_name() -> None:
+    stream = AsyncMockStream([OK])
+    connection, _ = make_connection([stream], ("https", "127.0.0.1", 443))
+    response = await connection.handle_async_request(
+        request("https://127.0.0.1/", sni_hostname="example.org")
+    )
+    await response.aread()
+    assert stream.tls_calls[0][1] == "example.org"
+
+
+@pytest.mark.anyio
+async def test_https_without_a_context_uses_the_shared_default() -> None:
+    stream = AsyncMockStream([OK])
+    backend = AsyncMockBackend([stream])
+    connection = AsyncHTTPConnection(HTTPS, None, backend)
+    response = await connection.handle_async_request(request("https://example.org/"))
+    await response.aread()
+    context = stream.tls_calls[0][0]
+    assert context is heron._config.transport_ssl_context(alpn_protocols=["http/1.1"])
+
+
+@pytest.mark.anyio
+async def test_server_choosing_http2_gives_a_clear_error_and_closes_the_stream() -> None:
+    stream = AsyncMockStream([OK], alpn_protocol="h2")
+    connection, _ = make_connection([stream], HTTPS, http2=True)
+    with pytest.raises(heron.UnsupportedProtocol, match=r"chose HTTP/2.*http2=False"):
+        await connection.handle_async_request(request("https://example.org/"))
+    assert stream.is_closed
+    assert connection.is_closed()
+    assert not connection.is_available()
+    assert repr(connection) == "<AsyncHTTPConnection ['https://example.org:443', CONNECT FAILED]>"
+    with pytest.raises(ConnectionNotAvailable):
+        await connection.handle_async_request(request("https://example.org/"))
+
+
+@pytest.mark.anyio
+async def test_http2_only_over_plain_http_needs_http2_support() -> None:
+    stream = AsyncMockStream([OK])
+    connection, _ = make_connection([stream], HTTP, http1=False, http2=True)
+    with pytest.raises(heron.UnsupportedProtocol, match="HTTP/2"):
+        await connection.handle_async_request(request())
+    assert stream.is_closed
+
+
+@pytest.mark.anyio
+async def test_http1_disabled_and_server_without_http2_is_refused() -> None:
+    stream = AsyncMockStream([OK], alpn_protocol="http/1.1")
+    connection, _ = make_connection([stream], HTTPS, http1=False, http2=True)
+    with pytest.raises(heron.UnsupportedProtocol, match=r"chose http/1.1\), and HTTP/1.1 is"):
+        await connection.handle_async_request(request("https://example.org/"))
+    assert stream.is_closed
+
+
+@pytest.mark.anyio
+async def test_http1_disabled_and_no_alpn_answer_is_refused() -> None:
+    stream = AsyncMockStream([OK], alpn_protocol=None)
+    connection, _ = make_connection([stream], HTTPS, http1=False, http2=True)
+    with pytest.raises(heron.UnsupportedProtocol, match="chose no protocol"):
+        await connection.handle_async_request(request("https://example.org/"))
+
+
+@pytest.mark.anyio
+async def test_connect_failures_are_retried_with_exponential_backoff() -> None:
+    failures: list[Any] = [heron.ConnectError("refused")] * 3 + [heron.ConnectTimeout("slow")]
+    connection, backend = make_connection([*failures, AsyncMockStream([OK])], retries=4)
+    response = await connection.handle_async_request(request())
+    assert await response.aread() == b"Hello"
+    assert backend.sleeps == [0.5, 1.0, 2.0, 4.0]
+    assert len(backend.connects) == 5
+
+
+@pytest.mark.anyio
+async def test_backoff_is_capped() -> None:
+    failures: list[Any] = [heron.ConnectError("refused")] * 7
+    connection, backend = make_connection([*failures, AsyncMockStream([OK])], retries=7)
+    response = await connection.handle_async_request(request())
+    await response.aread()
+    assert backend.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+@pytest.mark.anyio
+async def test_last_connect_error_is_raised_when_retries_run_out() -> None:
+    errors = [heron.ConnectError("first"), heron.ConnectError("second")]
+    connection, backend = make_connection(list(errors), retries=1)
+    with pytest.raises(heron.ConnectError, match="second"):
+        await connection.handle_async_request(request())
+    assert backend.sleeps == [0.5]
+    assert connection.is_closed()
+
+
+@pytest.mark.anyio
+async def test_errors_other_than_connecting_are_not_retried() -> None:
+    connection, backend = make_connection([heron.ReadError("boom")], retries=3)
+    with pytest.raises(heron.ReadError):
+        await connection.handle_async_request(request())
+    assert backend.sleeps == []
+
+
+@pytest.mark.anyio
+async def test_connection_closed_while_connecting_is_not_used() -> None:
+    stream = AsyncMockStream([OK])
+    connection, _ = make_connection([stream])
+
+    class ClosingBackend(AsyncMockBackend):
+        async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+            await connection.aclose()
+            return stream
+
+    connection._backend = ClosingBackend([])
+    with pytest.raises(heron.ConnectError, match="closed while it was being opened"):
+        await connection.handle_async_request(request())
+    assert stream.is_closed
+    assert repr(connection) == "<AsyncHTTPConnection ['http://example.org:80', CONNECT FAILED]>"
+
+
+@pytest.mark.anyio
+async def test_closed_before_connecting_refuses_requests() -> None:
+    connection, backend = make_connection([])
+    await connection.aclose()
+    assert connection.is_closed()
+    assert repr(connection) == "<AsyncHTTPConnection ['http://example.org:80', CLOSED]>"
+    with pytest.raises(ConnectionNotAvailable):
+        await connection.handle_async_request(request())
+    assert backend.connects == []
+
+
+@pytest.mark.anyio
+async def test_readable_idle_connection_is_reported() -> None:
+    stream = AsyncMockStream([OK])
+    connection, _ = make_connection([stream])
+    response = await connection.handle_async_request(request())
+    await response.aread()
+    stream.is_readable = True
+    assert connection.is_readable()
+
+
+@pytest.mark.anyio
+async def test_keepalive_expiry_is_passed_to_the_protocol_connection() -> None:
+    now = [0.0]
+    connection, _ = make_connection(
+        [AsyncMockStream([OK])], keepalive_expiry=5.0, clock=lambda: now[0]
+    )
+    response = await connection.handle_async_request(request())
+    await response.aread()
+    assert not connection.has_expired(4.0)
+    assert connection.has_expired(5.5)
+
+
+@pytest.mark.anyio
+async def test_trace_reports_connect_and_tls_events() -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        events.append((name, info))
+
+    stream = AsyncMockStream([OK])
+    connection, _ = make_connection([stream], HTTPS)
+    response = await connection.handle_async_request(request("https://example.org/", trace=trace))
+    await response.aread()
+    names = [name for name, _ in events]
+    assert names[:4] == [
+        "connection.connect_tcp.started",
+        "connection.connect_tcp.complete",
+        "connection.start_tls.started",
+        "connection.start_tls.complete",
+    ]
+    assert events[0][1] == {
+        "host": "example.org",
+        "port": 443,
+        "local_address": None,
+        "timeout": None,
+        "socket_options": None,
+    }
+    assert events[1][1] == {"return_value": stream}
+    assert events[2][1]["server_hostname"] == "example.org"
+
+
+@pytest.mark.anyio
+async def test_trace_reports_unix_socket_connects_and_failures() -> None:
+    events: list[str] = []
+    error = heron.ConnectError("no such file")
+    connection, _ = make_connection([error], uds="/tmp/x.sock")
+    with pytest.raises(heron.ConnectError):
+        await connection.handle_async_request(
+            request(trace=lambda name, info: events.append(name))
+        )
+    assert events == [
+        "connection.connect_unix_socket.started",
+        "connection.connect_unix_socket.failed",
+    ]
+
+
+@pytest.mark.anyio
+async def test_connection_events_are_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="heron.connection")
+    connection, _ = make_connection(
+        [heron.ConnectError("refused"), AsyncMockStream([OK])], retries=1
+    )
+    response = await connection.handle_async_request(request())
+    await response.aread()
+    messages = [
+        record.getMessage() for record in caplog.records if record.name == "heron.connection"
+    ]
+    assert messages[0].startswith("connection.connect_tcp.started host='example.org' port=80")
+    assert messages[1].startswith("connection.connect_tcp.failed exception=")
+    assert messages[2] == (
+        "connect to http://example.org:80 failed (refused); retry 1 of 1 in 0.5 s"
+    )
+    assert messages[4].startswith("connection.connect_tcp.complete return_value=")
