@@ -393,108 +393,101 @@ def _check_download(received: int) -> None:
         raise RuntimeError(f"downloaded {received} bytes, expected {DOWNLOAD_SIZE}")
 
 
+def _unit_size(scenario: Scenario) -> float:
+    """What one operation counts for: a request, or the MiB of one transfer."""
+    sizes = {"download": DOWNLOAD_SIZE / 2**20, "upload": UPLOAD_SIZE / 2**20}
+    return sizes.get(scenario.name, 1.0)
+
+
+def _repeat(operation: Callable[[], object], count: int, deadline: float) -> int:
+    """Run `operation` up to `count` times, stopping after the first one past `deadline`."""
+    done = 0
+    while done < count:
+        operation()
+        done += 1
+        if time.perf_counter() > deadline:
+            break
+    return done
+
+
+async def _arepeat(operation: Callable[[], Awaitable[object]], count: int, deadline: float) -> int:
+    done = 0
+    while done < count:
+        await operation()
+        done += 1
+        if time.perf_counter() > deadline:
+            break
+    return done
+
+
+async def _run_concurrently(
+    operation: Callable[[], Awaitable[object]], concurrency: int, count: int, deadline: float
+) -> int:
+    """`concurrency` lanes start operations until `count` have started or `deadline` passed."""
+    started = done = 0
+
+    async def lane() -> None:
+        nonlocal started, done
+        while started < count and time.perf_counter() < deadline:
+            started += 1
+            await operation()
+            done += 1
+
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return done
+
+
 def run_sync(p: Params) -> dict[str, float]:
     client = _sync_client(p)
-    meter = Meter(p.server_pid)
+    download_url = f"{p.base_url}/files/{DOWNLOAD_NAME}"
+    upload_url = p.base_url + "/upload"
+    operations: dict[str, Callable[[], object]] = {
+        "download": lambda: _check_download(client.download(download_url)),
+        "upload": lambda: client.upload(upload_url),
+    }
+    operation = operations.get(p.scenario.name, lambda: client.get(p.small_url))
     try:
         for _ in range(WARMUP_REQUESTS):
             client.get(p.small_url)
         if p.http2:
             _check_http2(client.http_version(p.small_url))
-        name = p.scenario.name
+        meter = Meter(p.server_pid)
         meter.start()
-        deadline = meter.t0 + p.limit
-        done = 0
-        if name == "download":
-            url = f"{p.base_url}/files/{DOWNLOAD_NAME}"
-            while done < p.count:
-                _check_download(client.download(url))
-                done += 1
-                if time.perf_counter() > deadline:
-                    break
-            units: float = done * DOWNLOAD_SIZE / 2**20
-        elif name == "upload":
-            url = p.base_url + "/upload"
-            while done < p.count:
-                client.upload(url)
-                done += 1
-                if time.perf_counter() > deadline:
-                    break
-            units = done * UPLOAD_SIZE / 2**20
-        else:
-            get, url = client.get, p.small_url
-            while done < p.count:
-                get(url)
-                done += 1
-                if time.perf_counter() > deadline:
-                    break
-            units = done
-        return meter.stop(done, units)
+        done = _repeat(operation, p.count, meter.t0 + p.limit)
+        return meter.stop(done, done * _unit_size(p.scenario))
     finally:
         client.close()
 
 
-async def _run_concurrently(
-    call: Callable[[], Awaitable[None]], concurrency: int, count: int, deadline: float
-) -> int:
-    started = done = 0
-
-    async def one_lane() -> None:
-        nonlocal started, done
-        while started < count and time.perf_counter() < deadline:
-            started += 1
-            await call()
-            done += 1
-
-    await asyncio.gather(*(one_lane() for _ in range(concurrency)))
-    return done
-
-
 async def run_async(p: Params) -> dict[str, float]:
     client = _async_client(p)
-    meter = Meter(p.server_pid)
+    download_url = f"{p.base_url}/files/{DOWNLOAD_NAME}"
+    upload_url = p.base_url + "/upload"
+
+    async def download() -> None:
+        _check_download(await client.download(download_url))
+
+    operations: dict[str, Callable[[], Awaitable[object]]] = {
+        "download": download,
+        "upload": lambda: client.upload(upload_url),
+    }
+    operation = operations.get(p.scenario.name, lambda: client.get(p.small_url))
+    concurrency = p.scenario.concurrency
     try:
-        url = p.small_url
         if p.http2:
-            _check_http2(await client.http_version(url))
+            _check_http2(await client.http_version(p.small_url))
         for _ in range(WARMUP_REQUESTS):
-            await client.get(url)
-        concurrency = p.scenario.concurrency
-        if concurrency > 1:  # opens the connections (HTTP/1.1) or warms the streams (HTTP/2)
-            for _ in range(2):
-                await asyncio.gather(*(client.get(url) for _ in range(concurrency)))
-        name = p.scenario.name
+            await client.get(p.small_url)
+        for _ in range(2 if concurrency > 1 else 0):  # opens every connection, warms the streams
+            await asyncio.gather(*(client.get(p.small_url) for _ in range(concurrency)))
+        meter = Meter(p.server_pid)
         meter.start()
         deadline = meter.t0 + p.limit
-        done = 0
-        if name == "download":
-            url = f"{p.base_url}/files/{DOWNLOAD_NAME}"
-            while done < p.count:
-                _check_download(await client.download(url))
-                done += 1
-                if time.perf_counter() > deadline:
-                    break
-            units: float = done * DOWNLOAD_SIZE / 2**20
-        elif name == "upload":
-            url = p.base_url + "/upload"
-            while done < p.count:
-                await client.upload(url)
-                done += 1
-                if time.perf_counter() > deadline:
-                    break
-            units = done * UPLOAD_SIZE / 2**20
-        elif concurrency > 1:
-            done = await _run_concurrently(lambda: client.get(url), concurrency, p.count, deadline)
-            units = done
+        if concurrency > 1:
+            done = await _run_concurrently(operation, concurrency, p.count, deadline)
         else:
-            get = client.get
-            while done < p.count:
-                await get(url)
-                done += 1
-                if time.perf_counter() > deadline:
-                    break
-            units = done
-        return meter.stop(done, units)
+            done = await _arepeat(operation, p.count, deadline)
+        return meter.stop(done, done * _unit_size(p.scenario))
     finally:
         await client.close()
 

@@ -45,6 +45,7 @@ RENAMES = {
     "aread": "read",
     "handle_async_request": "handle_request",
     "async_auth_flow": "sync_auth_flow",
+    "_async": "_sync",
     "asend": "send",
     "async_app_transport": "sync_app_transport",
 }

@@ -155,9 +155,6 @@ __all__.sort(key=str.lower)
 for _name in __all__:
     if not _name.startswith("__"):
         _obj = globals()[_name]
-        if isinstance(_obj, type) or callable(_obj):
-            _obj.__module__ = "heron"
-        elif type(_obj).__module__.startswith("heron."):
-            # Sentinels and enum-like instances: re-home their class.
-            type(_obj).__module__ = "heron"
+        # Classes and functions directly; a sentinel instance (USE_CLIENT_DEFAULT) via its class.
+        (_obj if callable(_obj) else type(_obj)).__module__ = "heron"
 del _name, _obj

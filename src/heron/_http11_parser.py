@@ -22,6 +22,7 @@ driver. ``H11Parser`` is the default implementation:
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import NoReturn, Protocol, TypeAlias
 
@@ -37,6 +38,7 @@ __all__ = [
     "ConnectionNotAvailable",
     "H11Parser",
     "HTTP11Parser",
+    "HTTP11State",
     "Marker",
     "ParserEvent",
     "ResponseHead",
@@ -84,6 +86,15 @@ class ConnectionNotAvailable(Exception):
 
     Defined here until the pool's ``_pool_state.py`` exists; the name is part of the contract.
     """
+
+
+class HTTP11State(enum.Enum):
+    """Where an HTTP/1.1 connection is in its life (transitions: ``_async/http11.py``)."""
+
+    NEW = 0
+    ACTIVE = 1
+    IDLE = 2
+    CLOSED = 3
 
 
 class Marker:
@@ -200,6 +211,14 @@ _STAND_INS = {
     for upgrade in (False, True)
 }
 _END_OF_MESSAGE = h11.EndOfMessage()
+
+# Looked up once: next_event() compares with them for every event.
+_Data = h11.Data
+_EndOfMessage = h11.EndOfMessage
+_Response = h11.Response
+_InformationalResponse = h11.InformationalResponse
+_ConnectionClosed = h11.ConnectionClosed
+_NEED_DATA = h11.NEED_DATA
 
 
 class H11Parser:
@@ -353,9 +372,13 @@ class H11Parser:
             if self._eof and not self._received:
                 return CONNECTION_CLOSED
             raise RemoteProtocolError(self._describe(exc)) from exc
-        if type(event) is h11.Data:
+        if type(event) is _Data:
             return bytes(event.data)
-        if type(event) is h11.Response or type(event) is h11.InformationalResponse:
+        if event is _NEED_DATA:
+            return NEED_DATA
+        if type(event) is _EndOfMessage:
+            return END_OF_MESSAGE
+        if type(event) is _Response or type(event) is _InformationalResponse:
             version = event.http_version
             return ResponseHead(
                 event.status_code,
@@ -363,12 +386,10 @@ class H11Parser:
                 event.headers.raw_items(),
                 _HTTP_VERSIONS.get(version) or b"HTTP/" + version,
             )
-        if event is h11.NEED_DATA:
-            return NEED_DATA
-        if type(event) is h11.ConnectionClosed:
+        if type(event) is _ConnectionClosed:
             return CONNECTION_CLOSED
-        # EndOfMessage, or PAUSED: after a 101 or a successful CONNECT the bytes that follow
-        # belong to another protocol, so this response has no (more) body.
+        # PAUSED: after a 101 or a successful CONNECT the bytes that follow belong to another
+        # protocol, so this response has no (more) body.
         return END_OF_MESSAGE
 
     def _describe(self, exc: h11.RemoteProtocolError) -> str:
@@ -389,6 +410,8 @@ class H11Parser:
         connection = self._connection
         return (
             self._request_ended
+            # A body delimited by the end of the connection leaves h11 "done", but closed.
+            and not self._eof
             and connection.our_state is h11.DONE
             and connection.their_state is h11.DONE
             # Bytes after a complete response would be read as the next request's response.

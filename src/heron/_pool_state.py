@@ -6,9 +6,12 @@ How this works
 Each request takes a ``Ticket`` with ``acquire(origin)``. The ticket comes back either holding a
 connection (``ASSIGNED``: an existing one; ``OPENING``: a new one it must connect) or
 ``WAITING`` in its origin's queue. The I/O shell (``_async/pool.py``) carries out the returned
-``Actions`` (close these connections, wake these tickets), calls ``start(ticket)`` just before
-it sends, and ``release(ticket, reusable)`` exactly once when the request is over, whatever
-happened: finished, failed, timed out or cancelled, before or after it was assigned.
+``Actions`` (close these connections, wake these tickets), calls ``start(ticket)`` when a woken
+ticket resumes (a ticket served at once is started by ``acquire(..., start=True)``), and
+``release(ticket, reusable)`` exactly once when the request is over, whatever happened:
+finished, failed, timed out or cancelled, before or after it was assigned. Between being
+woken and resuming, a ticket is "assigned but not started": its connection is reserved for it,
+neither idle nor handed to anyone else.
 
 A connection can carry ``capacity`` requests at once: 1 for HTTP/1.1, the server's
 ``MAX_CONCURRENT_STREAMS`` for HTTP/2 (``set_capacity``). So "available" (it has a free slot)
@@ -40,6 +43,7 @@ Tickets::
                         an idle connection of another origin to
                         evict (the least recently used one)
     (new)               acquire: the pool is full, nothing idle    WAITING
+    (new)               acquire(start=True) served at once         ACTIVE
     WAITING             release of a connection of its origin      ASSIGNED  (woken)
     WAITING             a connection closed, freeing a slot        OPENING   (woken)
     ASSIGNED, OPENING   start: the request is about to be sent     ACTIVE
@@ -48,7 +52,8 @@ Tickets::
 
 Connections (``Entry.status``)::
 
-    (new)               acquire (room or eviction)                 NEW
+    (new)               acquire (room or eviction)                 NEW (BUSY when
+                                                                   acquired with start=True)
     NEW                 start of its ticket                        BUSY
     NEW                 release before start (never connected)     CLOSED
     BUSY, IDLE          a ticket takes a slot                      BUSY
@@ -56,7 +61,8 @@ Connections (``Entry.status``)::
                                                                    another origin is waiting
                                                                    or over keep-alive limits
     BUSY                release, not reusable, requests left       DRAINING
-    BUSY, DRAINING      release, not reusable, no request left     CLOSED
+    BUSY                release, not reusable, no request left     CLOSED
+    DRAINING            release, no request left                   CLOSED
     IDLE                expired / evicted / over the keep-alive    CLOSED
                         limit / pool closed
 """
@@ -260,6 +266,10 @@ class Actions(Generic[C]):
         return f"<Actions close={self.close!r} wake={self.wake!r}>"
 
 
+#: The answer when there is nothing to do; never added to.
+_NO_ACTIONS: Final[Actions[Any]] = Actions()
+
+
 class _Origin(Generic[C]):
     """The per-origin part of the state."""
 
@@ -309,6 +319,7 @@ class PoolState(Generic[C]):
         #: Tickets holding a connection slot (ASSIGNED, OPENING or ACTIVE).
         self._requests = 0
         self._closed = False
+        self._out: Actions[C] | None = None
 
     # Queries ---------------------------------------------------------------------------
 
@@ -354,22 +365,25 @@ class PoolState(Generic[C]):
 
     # Operations ------------------------------------------------------------------------
 
-    def acquire(self, origin: Hashable, fresh: bool = False) -> tuple[Ticket[C], Actions[C]]:
+    def acquire(
+        self, origin: Hashable, fresh: bool = False, start: bool = False
+    ) -> tuple[Ticket[C], Actions[C]]:
         """A ticket for a request to ``origin``, and what to close first.
 
         ``fresh=True`` never picks an existing connection (a retry after a reused connection
         was found dead); a waiting fresh ticket may still be handed a connection that has just
-        finished a response, which is known to be alive.
+        finished a response, which is known to be alive. ``start=True`` starts a ticket that
+        gets a connection at once (``ACTIVE``, saving a ``start`` call); the caller must then
+        release a connection it never connected as not reusable.
         """
         if self._closed:
             raise RuntimeError("The connection pool is closed.")
-        actions: Actions[C] = Actions()
         lru = self._idle_lru
         if lru and self._expiry is not None:
             # The least recently used idle connection is the one to expire first.
             deadline = self._clock() - self._expiry
             if next(iter(lru)).idle_since <= deadline:
-                self._close_expired(deadline, actions)
+                self._close_expired(deadline)
         ticket: Ticket[C] = Ticket(origin, fresh)
         record = self._origins.get(origin)
         if record is None:
@@ -382,28 +396,31 @@ class PoolState(Generic[C]):
                 entry.active += 1
                 if entry.active >= entry.capacity:
                     del record.shared[entry]
-                self._hold(ticket, entry, ASSIGNED)
-                return ticket, actions
-            if record.idle:
+            elif record.idle:
                 entry, _ = record.idle.popitem()
-                del self._idle_lru[entry]
+                del lru[entry]
                 entry.status = BUSY
                 entry.active = 1
-                self._hold(ticket, entry, ASSIGNED)
-                return ticket, actions
+            else:
+                entry = None
+            if entry is not None:
+                ticket.status = ACTIVE if start else ASSIGNED
+                ticket.entry = entry
+                self._requests += 1
+                return ticket, self._take_actions()
         if self._max_connections is None or len(self._entries) < self._max_connections:
-            self._open(ticket, record)
-        elif self._idle_lru:
+            self._open(ticket, record, start)
+        elif lru:
             # Full, but a connection sits idle (of another origin, or any when fresh): close
             # the least recently used one to make room.
-            self._drop(next(iter(self._idle_lru)), actions, grant=False)
+            self._drop(next(iter(lru)), grant=False)
             # (When fresh, that may have been this origin's last entry, and its record gone.)
             record = self._origins.setdefault(origin, record)
-            self._open(ticket, record)
+            self._open(ticket, record, start)
         else:
             record.waiters[ticket] = None
             self._waiters[ticket] = None
-        return ticket, actions
+        return ticket, self._take_actions()
 
     def start(self, ticket: Ticket[C]) -> None:
         """The ticket's request is about to be sent on its connection."""
@@ -421,7 +438,6 @@ class PoolState(Generic[C]):
         protocol state is clean). A connection assigned but never started is given back as it
         is unless ``reusable`` is false; a new one never started is closed (it never connected).
         """
-        actions: Actions[C] = Actions()
         status = ticket.status
         if status == WAITING:
             ticket.status = DONE
@@ -429,9 +445,9 @@ class PoolState(Generic[C]):
             record = self._origins[ticket.origin]
             del record.waiters[ticket]
             self._forget_if_unused(ticket.origin, record)
-            return actions
+            return _NO_ACTIONS
         if status in (DONE, CLOSED):
-            return actions
+            return _NO_ACTIONS
         entry = ticket.entry
         assert entry is not None
         ticket.status = DONE
@@ -439,93 +455,116 @@ class PoolState(Generic[C]):
         self._requests -= 1
         if entry.status == CLOSED:
             # The pool was closed under it.
-            return actions
+            return _NO_ACTIONS
         entry.active -= 1
         if status == OPENING or not reusable or entry.status == DRAINING:
             if entry.active == 0:
-                self._drop(entry, actions)
+                self._drop(entry)
             else:
                 # Other requests still run on it (HTTP/2): take no new ones, close it after.
                 entry.status = DRAINING
                 self._origins[entry.origin].shared.pop(entry, None)
         else:
-            self._make_available(entry, actions)
-        return actions
+            self._make_available(entry)
+        return self._take_actions()
 
     def set_capacity(self, entry: Entry[C], capacity: int) -> Actions[C]:
         """The connection can now carry ``capacity`` requests at once (HTTP/2 settings)."""
-        actions: Actions[C] = Actions()
         entry.capacity = capacity
         if entry.status == BUSY:
-            self._make_available(entry, actions)
-        return actions
+            self._make_available(entry)
+        return self._take_actions()
 
     def close(self) -> Actions[C]:
         """Close the pool: every connection is to be closed and every waiter woken (CLOSED)."""
-        actions: Actions[C] = Actions()
         self._closed = True
         for entry in self._entries:
             entry.status = CLOSED
-            actions.add_close(entry.connection)
+            self._closing(entry.connection)
         for ticket in self._waiters:
             ticket.status = CLOSED
-            actions.add_wake(ticket)
+            self._waking(ticket)
         self._entries.clear()
         self._idle_lru.clear()
         self._waiters.clear()
         self._origins.clear()
-        return actions
+        return self._take_actions()
 
     # Helpers ---------------------------------------------------------------------------
 
-    def _hold(self, ticket: Ticket[C], entry: Entry[C], status: str) -> None:
-        ticket.status = status
-        ticket.entry = entry
-        self._requests += 1
+    # What an operation asks of the I/O shell is collected in `_out`, made only when needed
+    # (usually there is nothing to do), and handed over as the operation returns.
 
-    def _open(self, ticket: Ticket[C], record: _Origin[C]) -> None:
+    def _closing(self, connection: C) -> None:
+        if self._out is None:
+            self._out = Actions()
+        self._out.add_close(connection)
+
+    def _waking(self, ticket: Ticket[C]) -> None:
+        if self._out is None:
+            self._out = Actions()
+        self._out.add_wake(ticket)
+
+    def _take_actions(self) -> Actions[C]:
+        actions = self._out
+        if actions is None:
+            return _NO_ACTIONS
+        self._out = None
+        return actions
+
+    def _open(self, ticket: Ticket[C], record: _Origin[C], start: bool = False) -> None:
         entry: Entry[C] = Entry(self._factory(ticket.origin), ticket.origin)
         entry.active = 1
         self._entries[entry] = None
         record.connections += 1
-        self._hold(ticket, entry, OPENING)
+        if start:
+            entry.status = BUSY
+            ticket.status = ACTIVE
+        else:
+            ticket.status = OPENING
+        ticket.entry = entry
+        self._requests += 1
 
-    def _make_available(self, entry: Entry[C], actions: Actions[C]) -> None:
+    def _make_available(self, entry: Entry[C]) -> None:
         """``entry`` has a free slot: hand it to its origin's waiters, else idle or close it."""
         record = self._origins[entry.origin]
         while record.waiters and entry.active < entry.capacity:
             waiter, _ = record.waiters.popitem(last=False)
             del self._waiters[waiter]
             entry.active += 1
-            self._hold(waiter, entry, ASSIGNED)
-            actions.add_wake(waiter)
+            waiter.status = ASSIGNED
+            waiter.entry = entry
+            self._requests += 1
+            self._waking(waiter)
         if entry.active == 0:
-            record.shared.pop(entry, None)
+            if record.shared:
+                record.shared.pop(entry, None)
             if self._waiters or self._max_idle == 0:
                 # Tickets of other origins are waiting for room: make it.
-                self._drop(entry, actions)
+                self._drop(entry)
                 return
             entry.status = IDLE
             entry.idle_since = self._clock()
             record.idle[entry] = None
-            self._idle_lru[entry] = None
-            if self._max_idle is not None and len(self._idle_lru) > self._max_idle:
-                self._drop(next(iter(self._idle_lru)), actions)
+            lru = self._idle_lru
+            lru[entry] = None
+            if self._max_idle is not None and len(lru) > self._max_idle:
+                self._drop(next(iter(lru)))
         elif entry.active < entry.capacity:
             record.shared[entry] = None
         else:
             record.shared.pop(entry, None)
 
-    def _close_expired(self, deadline: float, actions: Actions[C]) -> None:
+    def _close_expired(self, deadline: float) -> None:
         """Close every connection idle since ``deadline`` or earlier: the head of the LRU."""
         lru = self._idle_lru
         while lru:
             entry = next(iter(lru))
             if entry.idle_since > deadline:
                 break
-            self._drop(entry, actions)
+            self._drop(entry)
 
-    def _drop(self, entry: Entry[C], actions: Actions[C], grant: bool = True) -> None:
+    def _drop(self, entry: Entry[C], grant: bool = True) -> None:
         """Close ``entry``; with ``grant``, its slot goes to the first waiting ticket."""
         record = self._origins[entry.origin]
         if entry.status == IDLE:
@@ -536,14 +575,14 @@ class PoolState(Generic[C]):
         entry.status = CLOSED
         del self._entries[entry]
         record.connections -= 1
-        actions.add_close(entry.connection)
+        self._closing(entry.connection)
         self._forget_if_unused(entry.origin, record)
         if grant and self._waiters:
             waiter, _ = self._waiters.popitem(last=False)
             waiter_record = self._origins[waiter.origin]
             del waiter_record.waiters[waiter]
             self._open(waiter, waiter_record)
-            actions.add_wake(waiter)
+            self._waking(waiter)
 
     def _forget_if_unused(self, origin: Hashable, record: _Origin[C]) -> None:
         # Keeps the origin table from growing without bound in a client that visits many hosts.

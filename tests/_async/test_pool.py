@@ -376,12 +376,15 @@ async def test_retry_happens_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
         def is_available(self) -> bool:
             return False
 
+        def is_idle(self) -> bool:
+            return False
+
         async def aclose(self) -> None:
             pass
 
     pool, _ = make_pool([])
     monkeypatch.setattr(pool._state, "_factory", lambda origin: Unavailable())
-    with pytest.raises(heron.RemoteProtocolError):
+    with pytest.raises(heron.RemoteProtocolError, match="again after the request was retried"):
         await pool.handle_async_request(request())
     assert "Requests: 0 active, 0 queued | Connections: 0 active" in repr(pool)
 

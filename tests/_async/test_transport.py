@@ -51,7 +51,7 @@ def test_transport_refuses_bad_retries(retries: Any) -> None:
 def test_transport_builds_its_pool_from_limits() -> None:
     limits = heron.Limits(max_connections=7, max_keepalive_connections=3, keepalive_expiry=2.0)
     transport = heron.AsyncHTTPTransport(limits=limits, retries=2)
-    pool = transport.pool
+    pool = transport._pool
     assert isinstance(pool, AsyncConnectionPool)
     assert pool._max_connections == 7
     assert pool._state._max_idle == 3
@@ -62,13 +62,13 @@ def test_transport_builds_its_pool_from_limits() -> None:
 def test_default_transport_uses_the_shared_tls_context() -> None:
     one = heron.AsyncHTTPTransport()
     two = heron.AsyncHTTPTransport()
-    assert one.pool._ssl_context is two.pool._ssl_context
+    assert one._pool._ssl_context is two._pool._ssl_context
 
 
 def test_own_ssl_context_gets_the_alpn_protocols(certificates: Certificates) -> None:
     context = certificates.client_context(alpn=())
     transport = heron.AsyncHTTPTransport(verify=context)
-    assert transport.pool._ssl_context is context
+    assert transport._pool._ssl_context is context
 
 
 @pytest.mark.anyio
@@ -162,7 +162,7 @@ async def test_connect_failures_are_retried(server: LoopbackServer) -> None:
         port = probe.getsockname()[1]
     events: list[str] = []
     transport = heron.AsyncHTTPTransport(retries=1)
-    transport.pool._backend.sleep = _no_sleep  # type: ignore[method-assign]
+    transport._pool._backend.sleep = _no_sleep  # type: ignore[method-assign]
     async with heron.AsyncClient(transport=transport) as client:
         with pytest.raises(heron.ConnectError, match="Connection refused"):
             await client.get(
@@ -230,7 +230,7 @@ async def test_untrusted_certificate_is_refused(certificates: Certificates) -> N
         async with heron.AsyncClient(transport=transport) as client:
             with pytest.raises(heron.ConnectError, match="not trusted"):
                 await client.get(url(server, "https"))
-            assert transport.pool.connections == []
+            assert transport._pool.connections == []
 
 
 @pytest.mark.anyio

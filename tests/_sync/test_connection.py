@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import heron
-from heron._async.connection import alpn_protocols
 from heron._backends.mock import MockBackend, MockStream
 from heron._pool_state import ConnectionNotAvailable
+from heron._sync.connection import alpn_protocols
 from tests.pool_helpers import HTTPConnection
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello"
@@ -47,7 +47,7 @@ def test_connects_on_first_request_and_reuses_the_connection() -> None:
     stream = MockStream([OK, OK])
     connection, backend = make_connection([stream])
     assert repr(connection) == "<HTTPConnection ['http://example.org:80', NEW]>"
-    assert connection.is_available()
+    assert not connection.is_available()  # kept for the request that opens it
     assert not connection.is_idle()
     assert not connection.is_closed()
     assert not connection.is_readable()
@@ -161,7 +161,7 @@ def test_connect_failures_are_retried_with_exponential_backoff() -> None:
     connection, backend = make_connection([*failures, MockStream([OK])], retries=4)
     response = connection.handle_request(request())
     assert response.read() == b"Hello"
-    assert backend.sleeps == [0.5, 1.0, 2.0, 4.0]
+    assert backend.sleeps == [0.0, 0.5, 1.0, 2.0]  # the first retry at once, as in httpx
     assert len(backend.connects) == 5
 
 
@@ -170,7 +170,7 @@ def test_backoff_is_capped() -> None:
     connection, backend = make_connection([*failures, MockStream([OK])], retries=7)
     response = connection.handle_request(request())
     response.read()
-    assert backend.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert backend.sleeps == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
 
 
 def test_last_connect_error_is_raised_when_retries_run_out() -> None:
@@ -178,7 +178,7 @@ def test_last_connect_error_is_raised_when_retries_run_out() -> None:
     connection, backend = make_connection(list(errors), retries=1)
     with pytest.raises(heron.ConnectError, match="second"):
         connection.handle_request(request())
-    assert backend.sleeps == [0.5]
+    assert backend.sleeps == [0.0]
     assert connection.is_closed()
 
 
@@ -283,7 +283,6 @@ def test_connection_events_are_logged_at_debug(caplog: pytest.LogCaptureFixture)
     ]
     assert messages[0].startswith("connection.connect_tcp.started host='example.org' port=80")
     assert messages[1].startswith("connection.connect_tcp.failed exception=")
-    assert messages[2] == (
-        "connect to http://example.org:80 failed (refused); retry 1 of 1 in 0.5 s"
-    )
-    assert messages[4].startswith("connection.connect_tcp.complete return_value=")
+    assert messages[2] == "connection.retry.started attempt=1 retries=1 delay=0.0"
+    assert messages[3] == "connection.retry.complete return_value=None"
+    assert messages[5].startswith("connection.connect_tcp.complete return_value=")

@@ -210,6 +210,61 @@ def reset(server: LoopbackServer, conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
+class InnerTLS:
+    """The server side of TLS inside a TLS connection, as a site behind an https:// proxy
+    runs it: an ``ssl.SSLObject`` whose records travel over ``conn``."""
+
+    def __init__(self, conn: socket.socket, context: ssl.SSLContext) -> None:
+        self.conn = conn
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.ssl_object = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+
+    def _call(self, method: Callable[[], bytes | None]) -> bytes | None:
+        """Run ``method``, feeding it from ``conn``; None when the client closed first."""
+        while True:
+            try:
+                result = method()
+            except ssl.SSLWantReadError:
+                self.conn.sendall(self.outgoing.read())
+                data = self.conn.recv(65536)
+                if not data:
+                    return None
+                self.incoming.write(data)
+            else:
+                self.conn.sendall(self.outgoing.read())
+                return result
+
+    def handshake(self) -> None:
+        self._call(self.ssl_object.do_handshake)
+
+    def recv(self) -> bytes | None:
+        return self._call(lambda: self.ssl_object.read(65536))
+
+    def send(self, data: bytes) -> None:
+        self.ssl_object.write(data)
+        self.conn.sendall(self.outgoing.read())
+
+    def close_notify(self) -> None:
+        with contextlib.suppress(ssl.SSLWantReadError):
+            self.ssl_object.unwrap()
+        self.conn.sendall(self.outgoing.read())
+
+
+def tls_in_tls_echo(inner_context: ssl.SSLContext) -> Handler:
+    """Run a second TLS handshake inside the connection, then echo what arrives. Serve it with
+    an outer ``ssl_context``."""
+
+    def handler(server: LoopbackServer, conn: socket.socket) -> None:
+        inner = InnerTLS(conn, inner_context)
+        inner.handshake()
+        while data := inner.recv():
+            inner.send(data)
+        server.client_closed.set()
+
+    return handler
+
+
 def http_responder(
     body: bytes = b"Hello, world!", headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> Handler:

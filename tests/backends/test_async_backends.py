@@ -38,6 +38,7 @@ from .conftest import (
     reset,
     send_and_close,
     send_and_hold,
+    tls_in_tls_echo,
 )
 
 pytestmark = pytest.mark.anyio
@@ -250,6 +251,10 @@ async def test_closed_stream_refuses_reads_and_writes(
     with pytest.raises(WriteError, match="the connection is already closed"):
         await stream.write(b"x")
     assert stream.get_extra_info("is_readable") is True
+    # Addresses of a closed connection are the ones it had, or None: never an error.
+    client_addr = stream.get_extra_info("client_addr")
+    assert client_addr is None or client_addr[0] == HOST
+    assert stream.get_extra_info("server_addr") in (None, (HOST, echo_server.port))
 
 
 async def test_is_readable_reports_data_or_eof(backend: AsyncNetworkBackend) -> None:
@@ -339,6 +344,54 @@ async def test_tls_is_readable_counts_decrypted_bytes_waiting(
         # The rest of the record is decrypted already: in the stream or the SSL object.
         assert stream.get_extra_info("is_readable") is True
         await stream.aclose()
+
+
+async def test_tls_inside_tls(backend: AsyncNetworkBackend, certs: Certificates) -> None:
+    inner_context = certs.server_context(alpn=["h2"])
+    handler = tls_in_tls_echo(inner_context)
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = await connect_tls(backend, server, certs)
+        inner = await outer.start_tls(
+            certs.client_context(alpn=["h2", "http/1.1"]), server_hostname="localhost", timeout=5
+        )
+        assert inner.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+        await inner.write(b"wrapped twice")
+        assert await inner.read(100, timeout=5) == b"wrapped twice"
+        await inner.aclose()
+        await wait_for(server.connection_closed)
+
+
+async def test_tls_without_server_hostname_is_refused_when_host_names_are_checked(
+    backend: AsyncNetworkBackend, certs: Certificates
+) -> None:
+    # ssl's wrap_bio() would otherwise accept a certificate for any host.
+    with LoopbackServer(read_until_eof, ssl_context=certs.server_context(certs.wrong_host)) as s:
+        stream = await connect(backend, s)
+        with pytest.raises(ValueError, match="start_tls\\(\\) needs server_hostname"):
+            await stream.start_tls(certs.client_context(), server_hostname=None)
+        await wait_for(s.connection_closed)
+
+
+async def test_tls_without_verification_needs_no_server_hostname(
+    backend: AsyncNetworkBackend, certs: Certificates, tls_echo_server: LoopbackServer
+) -> None:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    stream = await connect(backend, tls_echo_server)
+    tls = await stream.start_tls(context, server_hostname=None, timeout=5)
+    await tls.write(b"unverified")
+    assert await tls.read(100, timeout=5) == b"unverified"
+    await tls.aclose()
+
+
+async def test_tls_cannot_start_on_a_closed_stream(
+    backend: AsyncNetworkBackend, certs: Certificates, echo_server: LoopbackServer
+) -> None:
+    stream = await connect(backend, echo_server)
+    await stream.aclose()
+    with pytest.raises(ConnectError, match="failed: the connection is already closed"):
+        await stream.start_tls(certs.client_context(), server_hostname="localhost")
 
 
 async def test_tls_handshake_reset_by_the_server(

@@ -23,6 +23,7 @@ from heron._backends.sync import SyncBackend, SyncStream
 from .conftest import (
     HOST,
     Certificates,
+    InnerTLS,
     LoopbackServer,
     echo,
     full_backlog_listener,
@@ -30,6 +31,7 @@ from .conftest import (
     reset,
     send_and_close,
     send_and_hold,
+    tls_in_tls_echo,
 )
 
 BIG = b"x" * (64 * 1024 * 1024)  # more than loopback socket buffers hold
@@ -334,13 +336,157 @@ def test_tls_misuse_closes_the_socket(
     assert echo_server.client_closed.wait(5)
 
 
-def test_tls_inside_tls_is_refused(backend: SyncBackend, certs: Certificates) -> None:
-    with LoopbackServer(echo, ssl_context=certs.server_context()) as server:
+def test_tls_inside_tls(backend: SyncBackend, certs: Certificates) -> None:
+    handler = tls_in_tls_echo(certs.server_context(alpn=["h2"]))
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
         stream = backend.connect_tcp(HOST, server.port)
-        tls = stream.start_tls(certs.client_context(), server_hostname="localhost")
-        with pytest.raises(ConnectError, match="cannot run TLS inside TLS"):
-            tls.start_tls(certs.client_context(), server_hostname="localhost")
-        assert tls.get_extra_info("socket").fileno() == -1
+        outer = stream.start_tls(certs.client_context(), server_hostname="localhost")
+        inner = outer.start_tls(
+            certs.client_context(alpn=["h2", "http/1.1"]), server_hostname="localhost", timeout=5
+        )
+        inner.origin = "https://inner.example:443"
+        assert outer.origin == "https://inner.example:443"
+        assert repr(inner).startswith("<TLSInTLSStream https://inner.example:443 over <Sync")
+        assert inner.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+        assert inner.get_extra_info("server_addr") == (HOST, server.port)
+        inner.write(b"wrapped " * 10000, timeout=5)
+        received = b""
+        while len(received) < 80000:
+            received += inner.read(65536, timeout=5)
+        assert received == b"wrapped " * 10000
+        assert inner.get_extra_info("is_readable") is False
+        inner.write(b"0123456789")
+        assert inner.read(1) == b"0"
+        assert inner.get_extra_info("is_readable") is True  # decrypted, waiting in the SSLObject
+        inner.close()
+        assert server.connection_closed.wait(5)
+
+
+@pytest.mark.parametrize("close_notify", [True, False])
+def test_tls_inside_tls_reads_eof_when_the_server_closes(
+    backend: SyncBackend, certs: Certificates, close_notify: bool
+) -> None:
+    def handler(server: LoopbackServer, conn: socket.socket) -> None:
+        inner = InnerTLS(conn, certs.server_context())
+        inner.handshake()
+        if close_notify:
+            inner.close_notify()
+
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        inner = outer.start_tls(certs.client_context(), server_hostname="localhost")
+        assert inner.read(100, timeout=5) == b""
+        inner.close()
+
+
+@pytest.mark.parametrize(
+    ("cert_name", "reason"),
+    [
+        ("expired", "the server's certificate has expired"),
+        ("wrong_host", "the server's certificate does not match the host name"),
+    ],
+)
+def test_tls_inside_tls_verification_failures(
+    backend: SyncBackend, certs: Certificates, cert_name: str, reason: str
+) -> None:
+    handler = tls_in_tls_echo(certs.server_context(getattr(certs, cert_name)))
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        with pytest.raises(ConnectError, match=reason):
+            outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+        assert outer.get_extra_info("socket").fileno() == -1
+
+
+def test_tls_inside_tls_handshake_timeout(backend: SyncBackend, certs: Certificates) -> None:
+    with LoopbackServer(read_until_eof, ssl_context=certs.server_context()) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        with pytest.raises(ConnectTimeout, match="during the TLS handshake"):
+            outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=0.1)
+
+
+def test_tls_inside_tls_when_the_tunnel_breaks(backend: SyncBackend, certs: Certificates) -> None:
+    with LoopbackServer(send_and_close(b""), ssl_context=certs.server_context()) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        assert server.connection_closed.wait(5)
+        with pytest.raises(ConnectError, match="TLS handshake with"):
+            outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+
+
+def test_tls_inside_tls_when_the_tunnel_breaks_down(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    def handler(server: LoopbackServer, conn: socket.socket) -> None:
+        conn.recv(65536)  # the inner ClientHello
+        raw = socket.socket(fileno=conn.fileno())  # under the outer TLS layer
+        try:
+            raw.sendall(b"\x17\x03\x03\x00\x10" + b"\x00" * 16)
+            read_until_eof(server, raw)
+        finally:
+            raw.detach()
+
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        with pytest.raises(ConnectError, match="DECRYPTION_FAILED_OR_BAD_RECORD_MAC") as info:
+            outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+        assert isinstance(info.value.__cause__, ReadError)
+
+
+def test_a_third_tls_layer_is_attempted_too(backend: SyncBackend, certs: Certificates) -> None:
+    # The server only echoes inside the second layer, so a third handshake sees its own
+    # ClientHello come back and fails; what matters is that it is tried, not sent in clear.
+    with LoopbackServer(
+        tls_in_tls_echo(certs.server_context()), ssl_context=certs.server_context()
+    ) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        inner = outer.start_tls(certs.client_context(), server_hostname="localhost")
+        with pytest.raises(ConnectError, match="TLS handshake with"):
+            inner.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+        assert server.connection_closed.wait(5)
+
+
+def test_tls_inside_tls_without_server_hostname_is_refused(
+    backend: SyncBackend, certs: Certificates, tls_echo_server: LoopbackServer
+) -> None:
+    outer = backend.connect_tcp(HOST, tls_echo_server.port).start_tls(
+        certs.client_context(), server_hostname="localhost"
+    )
+    with pytest.raises(ValueError, match=r"start_tls\(\) needs server_hostname"):
+        outer.start_tls(certs.client_context(), server_hostname=None)
+    assert outer.get_extra_info("socket").fileno() == -1
+
+
+def test_tls_inside_tls_garbage_is_a_read_error_and_write_error(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    def handler(server: LoopbackServer, conn: socket.socket) -> None:
+        InnerTLS(conn, certs.server_context()).handshake()
+        conn.sendall(b"\x17\x03\x03\x00\x10" + b"\x00" * 16)  # not a valid record
+        server.sent.set()
+        read_until_eof(server, conn)
+
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = backend.connect_tcp(HOST, server.port).start_tls(
+            certs.client_context(), server_hostname="localhost"
+        )
+        inner = outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+        assert server.sent.wait(5)
+        with pytest.raises(ReadError, match="Could not read the response"):
+            inner.read(100, timeout=5)
+        with pytest.raises(WriteError, match="Could not send the request"):
+            inner.write(b"after a fatal alert")
+        inner.close()
 
 
 def test_stream_class_is_exported() -> None:

@@ -445,3 +445,17 @@ def test_lone_surrogates_raise_value_errors(data: Any, files: Any, message: str)
     with pytest.raises(ValueError, match=message) as info:
         MultipartStream(data, files)
     assert not isinstance(info.value, UnicodeError)
+
+
+def test_multipart_stream_says_whether_it_can_be_sent_again() -> None:
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"piped")
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        stream = MultipartStream(data={}, files={"f": ("f.txt", pipe)}, boundary=b"b")
+        assert stream.is_replayable
+        list(stream)
+        assert not stream.is_replayable
+    seekable = MultipartStream(data={}, files={"f": ("f.txt", io.BytesIO(b"x"))}, boundary=b"b")
+    list(seekable)
+    assert seekable.is_replayable

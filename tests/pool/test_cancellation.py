@@ -209,7 +209,7 @@ async def test_many_concurrent_requests_never_exceed_max_connections() -> None:
                 for _ in range(200):
                     group.start_soon(get)
             assert statuses == [200] * 200
-            assert "Requests: 0 active, 0 queued" in repr(transport.pool)
+            assert "Requests: 0 active, 0 queued" in repr(transport._pool)
     assert server.max_active <= 5
 
 
@@ -237,10 +237,12 @@ async def test_random_cancellations_against_a_real_server_leak_nothing() -> None
                 async with anyio.create_task_group() as group:
                     for _ in range(20):
                         group.start_soon(get)
-                pool = transport.pool
+                pool = transport._pool
                 assert pool._state.requests == 0, repr(pool)
                 assert pool._state.queued == 0, repr(pool)
                 assert all(connection.is_idle() for connection in pool.connections)
+                assert len(pool.connections) <= 4
             response = await client.get(url)
             assert response.status_code == 200
-    assert server.max_active <= 4
+    # (No check of server.max_active here: a connection closed by a cancelled request is still
+    # counted by the server until its thread notices, after the pool has opened the next one.)

@@ -39,7 +39,7 @@ def test_sixteen_threads_share_one_client() -> None:
             with ThreadPoolExecutor(max_workers=16) as executor:
                 results = list(executor.map(work, range(16)))
             assert results == [["shared"] * 25] * 16
-            pool = transport.pool
+            pool = transport._pool
             assert "Requests: 0 active, 0 queued" in repr(pool)
             assert all(connection.is_idle() for connection in pool.connections)
             assert len(pool.connections) <= 4
@@ -65,7 +65,7 @@ def test_threads_waiting_for_a_connection_get_it_or_time_out(queued: threading.E
             held.read()  # hands the connection to the waiting thread
             thread.join(10)
             assert outcomes == ["x"]
-            assert "Requests: 0 active, 0 queued" in repr(transport.pool)
+            assert "Requests: 0 active, 0 queued" in repr(transport._pool)
     assert server.connections == 1
 
 

@@ -97,15 +97,15 @@ class PoolMachine(RuleBasedStateMachine):
     # Rules ------------------------------------------------------------------------------
 
     @precondition(lambda self: self.state is not None and not self.state.is_closed)
-    @rule(target=tickets, origin=ORIGINS, fresh=st.booleans())
-    def acquire(self, origin: str, fresh: bool) -> Ticket[str]:
-        ticket, actions = self.pool.acquire(origin, fresh)
+    @rule(target=tickets, origin=ORIGINS, fresh=st.booleans(), start=st.booleans())
+    def acquire(self, origin: str, fresh: bool, start: bool) -> Ticket[str]:
+        ticket, actions = self.pool.acquire(origin, fresh, start)
         self.apply(actions)
         assert not actions.wake
         if ticket.status == WAITING:
             self.waiting.add(ticket)
         else:
-            assert ticket.status in (ASSIGNED, OPENING)
+            assert ticket.status in ((ACTIVE,) if start else (ASSIGNED, OPENING))
             self.held.add(ticket)
         # Nothing idle is ever left expired after an acquire.
         if self.expiry is not None:

@@ -8,7 +8,6 @@ import pytest
 
 import heron
 from heron._pool_state import origin_url, request_origin
-from heron._urlparse import ParseResult
 
 
 def request(url: str = "http://example.org/", method: str = "GET", **kwargs: Any) -> heron.Request:
@@ -45,7 +44,6 @@ def test_request_origin_hides_passwords() -> None:
 
 
 def test_request_origin_refuses_a_url_without_host() -> None:
-    req = request()
-    req.url._uri_reference = ParseResult("http", "", "", None, "/", None, None)
-    with pytest.raises(heron.UnsupportedProtocol, match="has no host"):
-        request_origin(req)
+    # RFC 3986: with no "//" after the scheme there is no host ("example.com" is the path).
+    with pytest.raises(heron.UnsupportedProtocol, match=r"'http:example\.com' has no host"):
+        request_origin(request("http:example.com"))

@@ -577,3 +577,29 @@ def test_connection_not_available_is_internal_not_a_heron_error() -> None:
     import heron
 
     assert not issubclass(ConnectionNotAvailable, heron.HTTPError)
+
+
+def test_acquire_with_start_gives_an_active_ticket_at_once() -> None:
+    state = make_state(max_connections=1)
+    opened, _ = state.acquire("a", start=True)
+    assert opened.status == ACTIVE
+    assert opened.entry is not None
+    assert opened.entry.status == BUSY
+    state.release(opened)
+    reused, _ = state.acquire("a", start=True)
+    assert reused.status == ACTIVE
+    assert reused.connection == "a#0"
+    waiter, _ = state.acquire("a", start=True)
+    assert waiter.status == WAITING  # a waiter is started when it resumes
+    state.release(reused)
+    assert waiter.status == ASSIGNED
+
+
+def test_shared_connection_acquired_with_start_is_active() -> None:
+    state = make_state()
+    first = run(state)
+    assert first.entry is not None
+    state.set_capacity(first.entry, 2)
+    second, _ = state.acquire("a", start=True)
+    assert second.status == ACTIVE
+    assert second.connection == first.connection

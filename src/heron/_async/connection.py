@@ -36,7 +36,8 @@ __all__ = [
     "alpn_protocols",
 ]
 
-#: Connect retry ``n`` (from 0) waits ``RETRY_BACKOFF_FACTOR * 2**n`` seconds ...
+#: The first connect retry happens at once; retry ``n`` (from 1) waits
+#: ``RETRY_BACKOFF_FACTOR * 2**(n - 1)`` seconds ...
 RETRY_BACKOFF_FACTOR = 0.5
 #: ... but never longer than this.
 RETRY_MAX_DELAY = 8.0
@@ -209,20 +210,17 @@ class AsyncHTTPConnection:
                         )
                         trace.return_value = stream
                 return stream
-            except (ConnectError, ConnectTimeout) as exc:
+            except (ConnectError, ConnectTimeout):
                 if attempt >= self._retries:
                     raise
-                delay = min(RETRY_BACKOFF_FACTOR * 2**attempt, RETRY_MAX_DELAY)
+                # As in httpx: the first retry at once, then exponential backoff.
                 attempt += 1
-                logger.debug(
-                    "connect to %s failed (%s); retry %d of %d in %s s",
-                    self.origin,
-                    exc,
-                    attempt,
-                    self._retries,
-                    delay,
-                )
-                await self._backend.sleep(delay)
+                delay = min(RETRY_BACKOFF_FACTOR * 2 ** (attempt - 2), RETRY_MAX_DELAY)
+                if attempt == 1:
+                    delay = 0.0
+                kwargs = {"attempt": attempt, "retries": self._retries, "delay": delay}
+                async with Trace("retry", logger, request, kwargs):
+                    await self._backend.sleep(delay)
 
     async def _connect_http2(self, stream: AsyncNetworkStream) -> AsyncHTTP11Connection:
         """The seam where HTTP/2 connections will be made (issue #5)."""
@@ -234,11 +232,12 @@ class AsyncHTTPConnection:
     # State, for the pool -------------------------------------------------------------------
 
     def is_available(self) -> bool:
-        """True when it can take a request now: not connected yet, or connected and idle."""
+        """True when it can take a request now: connected, and idle (HTTP/1.1).
+
+        False before it is connected: a new connection is kept for the request that opens it.
+        """
         connection = self._connection
-        if connection is None:
-            return not (self._failed or self._is_closed)
-        return connection.is_available()
+        return connection is not None and connection.is_available()
 
     def has_expired(self, now: float) -> bool:
         connection = self._connection

@@ -24,7 +24,6 @@ new connection. A fresh connection raises the real error instead.
 
 from __future__ import annotations
 
-import enum
 import logging
 import ssl
 import time
@@ -47,6 +46,8 @@ from .._http11_parser import (
     ConnectionNotAvailable,
     H11Parser,
     HTTP11Parser,
+    HTTP11State,
+    ParserEvent,
     ResponseHead,
 )
 from .._models import Request, Response
@@ -58,7 +59,6 @@ __all__ = [
     "AsyncHTTP11Connection",
     "AsyncHTTP11ResponseStream",
     "AsyncHTTP11UpgradeStream",
-    "HTTP11State",
 ]
 
 #: Bytes asked for per read (the body arrives in chunks of up to this size).
@@ -70,25 +70,15 @@ MAX_INTERIM_RESPONSES = 100
 
 logger = logging.getLogger("heron.http11")
 
-_METHODS = {
-    name: name.encode("ascii")
-    for name in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
-}
-
-
-class HTTP11State(enum.Enum):
-    """Where a connection is in its life; see the module docstring for the transitions."""
-
-    NEW = 0
-    ACTIVE = 1
-    IDLE = 2
-    CLOSED = 3
-
-
 _NEW = HTTP11State.NEW
 _ACTIVE = HTTP11State.ACTIVE
 _IDLE = HTTP11State.IDLE
 _CLOSED = HTTP11State.CLOSED
+
+_METHODS = {
+    name: name.encode("ascii")
+    for name in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+}
 
 
 class AsyncHTTP11Connection:
@@ -231,10 +221,19 @@ class AsyncHTTP11Connection:
         parser = self._parser
         stream = self._stream
         if content is None:
-            async for chunk in cast(AsyncByteStream, request.stream):
-                data = parser.body_bytes(chunk)
-                if data:
-                    await stream.write(data, timeout)
+            chunks = cast(AsyncByteStream, request.stream).__aiter__()
+            try:
+                async for chunk in chunks:
+                    data = parser.body_bytes(chunk)
+                    if data:
+                        await stream.write(data, timeout)
+            except BaseException:
+                # Stopped early: close the body's iterator now (a generator left to the
+                # garbage collector is reported by trio), then let the error go on.
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                raise
         elif content:
             await stream.write(parser.body_bytes(content), timeout)
         end = parser.end_bytes()
@@ -248,8 +247,10 @@ class AsyncHTTP11Connection:
         stream = self._stream
         received = False
         interim = 0
+        # A cycle starts with nothing buffered (a parser holding bytes past the previous
+        # response is not reusable), so read before asking the parser for anything.
+        event: ParserEvent = NEED_DATA
         while True:
-            event = parser.next_event()
             if event is NEED_DATA:
                 try:
                     data = await stream.read(READ_SIZE, timeout)
@@ -279,6 +280,7 @@ class AsyncHTTP11Connection:
                 raise RemoteProtocolError(
                     f"The parser returned {event!r} from {self._origin} before a response head."
                 )
+            event = parser.next_event()
 
     def _raise_if_retryable(self, reused: bool, write_error: WriteError | None) -> None:
         """Called when the connection died before any byte of the response arrived."""
@@ -400,7 +402,12 @@ class AsyncHTTP11ResponseStream(AsyncByteStream):
             with AsyncShieldCancellation():
                 await self.aclose()
             raise
-        await self.aclose()
+        if self._release_at_end:
+            await self.aclose()
+
+    #: Hand the connection back as soon as the body ends (the traced twin does it itself,
+    #: after reporting the end of the body).
+    _release_at_end = True
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -414,11 +421,19 @@ class AsyncTracedHTTP11ResponseStream(AsyncHTTP11ResponseStream):
 
     __slots__ = ()
 
+    _release_at_end = False
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         request = self._request
-        async with Trace("receive_response_body", logger, request, {"request": request}):
-            async for chunk in super().__aiter__():
-                yield chunk
+        chunks = super().__aiter__()
+        try:
+            async with Trace("receive_response_body", logger, request, {"request": request}):
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            # Stopped early: close the body's own iterator now, which closes the connection.
+            await chunks.aclose()  # type: ignore[attr-defined]
+        await self.aclose()
 
     async def aclose(self) -> None:
         if not self._closed:

@@ -24,7 +24,7 @@ __all__ = ["AsyncHTTPTransport"]
 
 
 class AsyncHTTPTransport(AsyncBaseTransport):
-    """Sends requests over TCP or TLS with connection pooling, on asyncio or trio.
+    """Sends requests over TCP or TLS, keeping connections open for reuse (a pool).
 
     ``verify`` (``True``, ``False`` or an ``ssl.SSLContext``) and ``cert`` configure TLS,
     ``trust_env`` lets ``SSL_CERT_FILE``/``SSL_CERT_DIR``/``SSLKEYLOGFILE`` apply, ``limits``
@@ -75,11 +75,6 @@ class AsyncHTTPTransport(AsyncBaseTransport):
             uds=uds,
             socket_options=socket_options,
         )
-
-    @property
-    def pool(self) -> AsyncConnectionPool:
-        """The connection pool behind this transport."""
-        return self._pool
 
     async def handle_async_request(self, request: Request) -> Response:
         if self._proxy is not None:

@@ -26,6 +26,7 @@ from .sync import (
     is_fd_readable,
     read_error,
     read_timeout,
+    require_server_hostname,
     tls_error,
     tls_timeout,
     write_error,
@@ -93,6 +94,7 @@ class AnyIOStream(AsyncNetworkStream):
     ) -> AnyIOStream:
         who = self.origin
         try:
+            require_server_hostname(ssl_context, server_hostname)
             with anyio.fail_after(timeout):
                 tls_stream = await TLSStream.wrap(
                     self._stream,
@@ -109,8 +111,10 @@ class AnyIOStream(AsyncNetworkStream):
                 raise tls_timeout(who, timeout) from exc
             if isinstance(exc, anyio.EndOfStream):
                 raise tls_error(who, None) from exc
-            if isinstance(exc, (anyio.BrokenResourceError, anyio.ClosedResourceError)):
-                raise tls_error(who, exc.__cause__ or exc) from exc
+            if isinstance(exc, anyio.BrokenResourceError):
+                raise tls_error(who, exc.__cause__ or ConnectionError("it broke")) from exc
+            if isinstance(exc, anyio.ClosedResourceError):
+                raise tls_error(who, ConnectionError("the connection is already closed")) from exc
             if isinstance(exc, OSError):  # ssl.SSLError included
                 raise tls_error(who, exc) from exc
             raise
@@ -127,12 +131,15 @@ class AnyIOStream(AsyncNetworkStream):
             return is_fd_readable(extra(_SocketAttribute.raw_socket).fileno())
         if info == "ssl_object":
             return extra(TLSAttribute.ssl_object, None)
-        if info == "client_addr":
-            return extra(_SocketAttribute.local_address, None)
-        if info == "server_addr":
-            return extra(_SocketAttribute.remote_address, None)
         if info == "socket":
             return extra(_SocketAttribute.raw_socket, None)
+        try:
+            if info == "client_addr":
+                return extra(_SocketAttribute.local_address, None)
+            if info == "server_addr":
+                return extra(_SocketAttribute.remote_address, None)
+        except OSError:  # asked of a closed socket
+            return None
         return None
 
     def __repr__(self) -> str:

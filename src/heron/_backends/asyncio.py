@@ -34,6 +34,7 @@ from .sync import (
     is_fd_readable,
     read_error,
     read_timeout,
+    require_server_hostname,
     tls_error,
     tls_timeout,
     write_error,
@@ -164,10 +165,11 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
             self._transport.resume_reading()
         return data
 
-    # Read timeouts. Creating and cancelling a timer per read costs about a third of a small
-    # request's CPU time, so one timer is kept and reused: a read that finishes leaves it
-    # running; when it fires while a later read waits with a later deadline, it re-arms itself
-    # for that deadline. A keep-alive connection thus arms about one timer per timeout period.
+    # Read timeouts. One timer is kept and reused: a read that finishes leaves it running;
+    # when it fires while a later read waits with a later deadline, it re-arms itself for that
+    # deadline. A keep-alive connection thus arms about one timer per timeout period. (Under
+    # callgrind, a new timer per read made a small request cost 43% more than no timeout at
+    # all; the reused timer costs 15%.)
 
     def _set_read_deadline(self, deadline: float) -> None:
         self._read_deadline = deadline
@@ -251,6 +253,7 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
         if self._eof:
             raise tls_error(who, ConnectionResetError("the connection is already closed"))
         try:
+            require_server_hostname(ssl_context, server_hostname)
             async with asyncio.timeout(timeout):
                 transport = await self._loop.start_tls(
                     self._transport,

@@ -1,20 +1,23 @@
 """The blocking-socket backend used by the sync client, and the error messages all backends share.
 
-Every backend translates ``OSError``, ``ssl.SSLError`` and timeouts into heron's exceptions in
-one place; the message builders below (``connect_error``, ``tls_error``, ``read_timeout``, ...)
-are that place, so that sync, asyncio and trio users read the same words for the same failure.
+``SyncStream`` is a socket, or an ``ssl.SSLSocket`` after ``start_tls``; TLS inside TLS (an
+https:// site through an https:// proxy) is ``TLSInTLSStream``, an ``ssl.SSLObject`` over the
+outer stream. Every backend translates ``OSError``, ``ssl.SSLError`` and timeouts into heron's
+exceptions with the message builders below (``connect_error``, ``tls_error``, ``read_timeout``,
+...), so that sync, asyncio and trio users read the same words for the same failure.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import select
 import socket
 import ssl
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from .._exceptions import (
     ConnectError,
@@ -30,6 +33,7 @@ __all__ = [
     "AutoBackend",
     "SyncBackend",
     "SyncStream",
+    "TLSInTLSStream",
     "apply_socket_options",
     "connect_error",
     "connect_timeout",
@@ -37,12 +41,16 @@ __all__ = [
     "is_fd_readable",
     "read_error",
     "read_timeout",
+    "require_server_hostname",
     "socket_option_error",
     "tls_error",
     "tls_timeout",
     "write_error",
     "write_timeout",
 ]
+
+_T = TypeVar("_T")
+_CHUNK = 64 * 1024
 
 # OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code) grouped by what the
 # user should do about them.
@@ -171,6 +179,19 @@ def tls_error(who: str, exc: BaseException | None) -> ConnectError:
     return ConnectError(f"TLS handshake with {who} failed: {_reason(exc)}.")
 
 
+def require_server_hostname(ssl_context: ssl.SSLContext, server_hostname: str | None) -> None:
+    """Refuse a handshake that would skip the host name check the context asks for.
+
+    (``wrap_socket`` refuses one, but ``wrap_bio`` -- under asyncio, anyio and TLS inside TLS --
+    silently accepts a certificate for any host then.)
+    """
+    if server_hostname is None and ssl_context.check_hostname:
+        raise ValueError(
+            "start_tls() needs server_hostname when the SSL context checks host names "
+            "(check_hostname=True): pass the host name the server's certificate must match."
+        )
+
+
 def tls_timeout(who: str, timeout: float | None) -> ConnectTimeout:
     return ConnectTimeout(
         f"Timed out after {_limit(timeout, 'connect')} during the TLS handshake with {who} "
@@ -268,17 +289,13 @@ class SyncStream(NetworkStream):
         ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
         timeout: float | None = None,
-    ) -> SyncStream:
+    ) -> NetworkStream:
         who = self.origin
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket):
-            # wrap_socket() would detach the outer TLS layer and talk in the clear: refuse.
-            self.close()
-            raise ConnectError(
-                f"TLS handshake with {who} failed: the sync backend cannot run TLS inside "
-                "TLS (an https:// proxy forwarding to an https:// site). Use an http:// proxy "
-                "URL, or the async client."
-            )
+            # TLS inside TLS (an https:// site through an https:// proxy). wrap_socket() would
+            # detach the outer layer and send the inner handshake in the clear.
+            return TLSInTLSStream.start(self, ssl_context, server_hostname, timeout)
         try:
             sock.settimeout(timeout)
             tls_sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname)
@@ -318,6 +335,117 @@ class SyncStream(NetworkStream):
     def __repr__(self) -> str:
         kind = "TLS" if isinstance(self._sock, ssl.SSLSocket) else "plain"
         return f"<SyncStream {self.origin} {kind}>"
+
+
+class TLSInTLSStream(NetworkStream):
+    """TLS over a stream that is already TLS, through an ``ssl.SSLObject`` and memory BIOs."""
+
+    __slots__ = ("_incoming", "_outgoing", "_ssl_object", "_stream")
+
+    def __init__(
+        self, stream: NetworkStream, ssl_context: ssl.SSLContext, server_hostname: str | None
+    ) -> None:
+        self._stream = stream
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._ssl_object = ssl_context.wrap_bio(
+            self._incoming, self._outgoing, server_hostname=server_hostname
+        )
+
+    @classmethod
+    def start(
+        cls,
+        stream: NetworkStream,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+    ) -> TLSInTLSStream:
+        """Run the handshake over ``stream``; close it if the handshake fails."""
+        who = stream.origin
+        try:
+            require_server_hostname(ssl_context, server_hostname)
+            tls = cls(stream, ssl_context, server_hostname)
+            tls._call(tls._ssl_object.do_handshake, timeout)
+        except (ReadTimeout, WriteTimeout) as exc:
+            stream.close()
+            raise tls_timeout(who, timeout) from exc
+        except (ReadError, WriteError) as exc:
+            stream.close()
+            raise tls_error(who, exc.__cause__) from exc
+        except ssl.SSLError as exc:
+            stream.close()
+            raise tls_error(who, exc) from exc
+        except BaseException:
+            stream.close()
+            raise
+        return tls
+
+    # The origin is shared with the stream underneath, whose timeouts and errors surface here.
+    @property
+    def origin(self) -> str:
+        return self._stream.origin
+
+    @origin.setter
+    def origin(self, origin: str) -> None:
+        self._stream.origin = origin
+
+    def _call(self, method: Callable[[], _T], timeout: float | None) -> _T:
+        """Call an SSLObject method, moving bytes through the stream underneath as it asks."""
+        while True:
+            try:
+                result = method()
+            except ssl.SSLWantReadError:
+                self._flush(timeout)
+                data = self._stream.read(_CHUNK, timeout)
+                if data:
+                    self._incoming.write(data)
+                else:
+                    self._incoming.write_eof()
+            else:
+                self._flush(timeout)
+                return result
+
+    def _flush(self, timeout: float | None) -> None:
+        if self._outgoing.pending:
+            self._stream.write(self._outgoing.read(), timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return self._call(functools.partial(self._ssl_object.read, max_bytes), timeout)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""  # closed, with or without close_notify: HTTP delimits its messages
+        except ssl.SSLError as exc:
+            raise read_error(self.origin, exc) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        view = memoryview(buffer)
+        try:
+            while view:
+                written = self._call(functools.partial(self._ssl_object.write, view), timeout)
+                view = view[written:]
+        except ssl.SSLError as exc:
+            raise write_error(self.origin, exc) from exc
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> NetworkStream:
+        return TLSInTLSStream.start(self, ssl_context, server_hostname, timeout)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._ssl_object
+        if info == "is_readable" and (self._ssl_object.pending() or self._incoming.pending):
+            return True
+        return self._stream.get_extra_info(info)
+
+    def __repr__(self) -> str:
+        return f"<TLSInTLSStream {self.origin} over {self._stream!r}>"
 
 
 def apply_socket_options(

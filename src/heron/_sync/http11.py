@@ -25,7 +25,6 @@ new connection. A fresh connection raises the real error instead.
 
 from __future__ import annotations
 
-import enum
 import logging
 import ssl
 import time
@@ -48,6 +47,8 @@ from .._http11_parser import (
     ConnectionNotAvailable,
     H11Parser,
     HTTP11Parser,
+    HTTP11State,
+    ParserEvent,
     ResponseHead,
 )
 from .._models import Request, Response
@@ -59,7 +60,6 @@ __all__ = [
     "HTTP11Connection",
     "HTTP11ResponseStream",
     "HTTP11UpgradeStream",
-    "HTTP11State",
 ]
 
 #: Bytes asked for per read (the body arrives in chunks of up to this size).
@@ -71,25 +71,15 @@ MAX_INTERIM_RESPONSES = 100
 
 logger = logging.getLogger("heron.http11")
 
-_METHODS = {
-    name: name.encode("ascii")
-    for name in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
-}
-
-
-class HTTP11State(enum.Enum):
-    """Where a connection is in its life; see the module docstring for the transitions."""
-
-    NEW = 0
-    ACTIVE = 1
-    IDLE = 2
-    CLOSED = 3
-
-
 _NEW = HTTP11State.NEW
 _ACTIVE = HTTP11State.ACTIVE
 _IDLE = HTTP11State.IDLE
 _CLOSED = HTTP11State.CLOSED
+
+_METHODS = {
+    name: name.encode("ascii")
+    for name in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+}
 
 
 class HTTP11Connection:
@@ -232,10 +222,19 @@ class HTTP11Connection:
         parser = self._parser
         stream = self._stream
         if content is None:
-            for chunk in cast(SyncByteStream, request.stream):
-                data = parser.body_bytes(chunk)
-                if data:
-                    stream.write(data, timeout)
+            chunks = cast(SyncByteStream, request.stream).__iter__()
+            try:
+                for chunk in chunks:
+                    data = parser.body_bytes(chunk)
+                    if data:
+                        stream.write(data, timeout)
+            except BaseException:
+                # Stopped early: close the body's iterator now (a generator left to the
+                # garbage collector is reported by trio), then let the error go on.
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+                raise
         elif content:
             stream.write(parser.body_bytes(content), timeout)
         end = parser.end_bytes()
@@ -249,8 +248,10 @@ class HTTP11Connection:
         stream = self._stream
         received = False
         interim = 0
+        # A cycle starts with nothing buffered (a parser holding bytes past the previous
+        # response is not reusable), so read before asking the parser for anything.
+        event: ParserEvent = NEED_DATA
         while True:
-            event = parser.next_event()
             if event is NEED_DATA:
                 try:
                     data = stream.read(READ_SIZE, timeout)
@@ -280,6 +281,7 @@ class HTTP11Connection:
                 raise RemoteProtocolError(
                     f"The parser returned {event!r} from {self._origin} before a response head."
                 )
+            event = parser.next_event()
 
     def _raise_if_retryable(self, reused: bool, write_error: WriteError | None) -> None:
         """Called when the connection died before any byte of the response arrived."""
@@ -401,7 +403,12 @@ class HTTP11ResponseStream(SyncByteStream):
             with ShieldCancellation():
                 self.close()
             raise
-        self.close()
+        if self._release_at_end:
+            self.close()
+
+    #: Hand the connection back as soon as the body ends (the traced twin does it itself,
+    #: after reporting the end of the body).
+    _release_at_end = True
 
     def close(self) -> None:
         if not self._closed:
@@ -415,11 +422,19 @@ class TracedHTTP11ResponseStream(HTTP11ResponseStream):
 
     __slots__ = ()
 
+    _release_at_end = False
+
     def __iter__(self) -> Iterator[bytes]:
         request = self._request
-        with Trace("receive_response_body", logger, request, {"request": request}):
-            for chunk in super().__iter__():
-                yield chunk
+        chunks = super().__iter__()
+        try:
+            with Trace("receive_response_body", logger, request, {"request": request}):
+                for chunk in chunks:
+                    yield chunk
+        finally:
+            # Stopped early: close the body's own iterator now, which closes the connection.
+            chunks.close()  # type: ignore[attr-defined]
+        self.close()
 
     def close(self) -> None:
         if not self._closed:

@@ -26,7 +26,7 @@ from .._backends.base import NetworkBackend, SocketOption
 from .._exceptions import PoolTimeout, RemoteProtocolError
 from .._models import Request, Response
 from .._pool_state import (
-    ASSIGNED,
+    ACTIVE,
     CLOSED,
     WAITING,
     Actions,
@@ -140,14 +140,22 @@ class ConnectionPool:
             try:
                 response = connection.handle_request(request)
             except ConnectionNotAvailable as exc:
-                self._release(ticket, reusable=False)
+                # (An HTTP/1.1 connection found dead has closed itself; an HTTP/2 one that
+                # refused just this stream can still carry others.)
+                self._release(ticket, reusable=connection.is_available())
                 if self._state.is_closed:
                     raise self._closed_error() from exc
-                if fresh or not _can_resend(request):
+                if fresh:
+                    raise RemoteProtocolError(
+                        f"{connection.origin} closed the connection before answering, again "
+                        "after the request was retried on another connection.",
+                        request=request,
+                    ) from exc
+                if not _can_resend(request):
                     raise RemoteProtocolError(
                         f"{connection.origin} closed the kept-alive connection before "
-                        "answering, and the request can't be sent again safely (its body was "
-                        "a stream that is already consumed). Pass the body as bytes to allow "
+                        "answering, and the request can't be sent again: its body was a "
+                        "stream that is already consumed. Pass the body as bytes to allow "
                         "a retry.",
                         request=request,
                     ) from exc
@@ -171,31 +179,36 @@ class ConnectionPool:
             with self._lock:
                 if self._state.is_closed:
                     raise self._closed_error()
-                ticket, actions = self._state.acquire(origin, fresh)
-                if ticket.status == WAITING:
+                # Served at once, a ticket is started at once: one state change per request.
+                ticket, actions = self._state.acquire(origin, fresh, start=True)
+                waiting = ticket.status == WAITING
+                if waiting:
                     ticket.waker = Event()
-            try:
-                if actions:
-                    self._apply(actions)
-                if ticket.status == WAITING:
-                    if deadline is None and timeout is not None:
-                        deadline = time.monotonic() + timeout
-                    self._wait(ticket, origin, timeout, deadline)
-                connection = ticket.connection
-                # An idle connection the server has closed (EOF waiting on the socket): drop it
-                # and look again, rather than fail the request on it.
-                dead = (
-                    ticket.status == ASSIGNED and connection.is_idle() and connection.is_readable()
-                )
-            except BaseException:
-                self._release(ticket, reusable=True)
-                raise
-            if dead:
-                self._release(ticket, reusable=False)
-                continue
-            with self._lock:
-                self._state.start(ticket)
-            return ticket
+            if waiting or actions.close:
+                try:
+                    if actions.close:
+                        self._apply(actions)
+                    if waiting:
+                        if deadline is None and timeout is not None:
+                            deadline = time.monotonic() + timeout
+                        self._wait(ticket, origin, timeout, deadline)
+                        with self._lock:
+                            self._state.start(ticket)
+                except BaseException:
+                    self._release(ticket, self._is_reusable(ticket))
+                    raise
+            connection = ticket.connection
+            # A reused idle connection that the server has closed (its EOF is waiting on the
+            # socket): drop it and look again, rather than fail the request on it.
+            if not (connection.is_idle() and connection.is_readable()):
+                return ticket
+            self._release(ticket, reusable=False)
+
+    @staticmethod
+    def _is_reusable(ticket: Ticket[HTTPConnection]) -> bool:
+        # A ticket not started yet has not touched its connection (a new one is dropped by the
+        # state anyway); a started one gives its connection back if it can take requests.
+        return ticket.status != ACTIVE or ticket.connection.is_available()
 
     def _wait(
         self,
@@ -226,7 +239,7 @@ class ConnectionPool:
     def _release(self, ticket: Ticket[HTTPConnection], reusable: bool) -> None:
         with self._lock:
             actions = self._state.release(ticket, reusable)
-        if actions:
+        if actions.close or actions.wake:
             self._apply(actions)
 
     def _apply(self, actions: Actions[HTTPConnection]) -> None:
@@ -296,7 +309,8 @@ class PoolByteStream(SyncByteStream):
                 yield chunk
         except BaseException:
             # Failed, cancelled, or the reader stopped early (GeneratorExit). The inner
-            # iterator is finished now rather than by the garbage collector (trio warns then).
+            # iterator is finished now rather than by the garbage collector, which could run
+            # its cleanup late (or, under trio, not at all).
             with ShieldCancellation():
                 close = getattr(chunks, "close", None)
                 if close is not None:

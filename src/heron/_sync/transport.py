@@ -25,7 +25,7 @@ __all__ = ["HTTPTransport"]
 
 
 class HTTPTransport(BaseTransport):
-    """Sends requests over TCP or TLS with connection pooling, on asyncio or trio.
+    """Sends requests over TCP or TLS, keeping connections open for reuse (a pool).
 
     ``verify`` (``True``, ``False`` or an ``ssl.SSLContext``) and ``cert`` configure TLS,
     ``trust_env`` lets ``SSL_CERT_FILE``/``SSL_CERT_DIR``/``SSLKEYLOGFILE`` apply, ``limits``
@@ -76,11 +76,6 @@ class HTTPTransport(BaseTransport):
             uds=uds,
             socket_options=socket_options,
         )
-
-    @property
-    def pool(self) -> ConnectionPool:
-        """The connection pool behind this transport."""
-        return self._pool
 
     def handle_request(self, request: Request) -> Response:
         if self._proxy is not None:

@@ -1,0 +1,963 @@
+# Generated from tests/_async/test_http2.py by scripts/unasync.py: do not edit by hand.
+"""HTTP2Connection against a scripted HTTP/2 server (h2's server side, in memory)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import h2.events
+import h2.settings
+import pytest
+from h2.errors import ErrorCodes
+
+import heron
+from heron._exceptions import (
+    PoolTimeout,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    StreamClosed,
+    WriteError,
+    WriteTimeout,
+)
+from heron._http2_state import HTTP2ConnectionState
+from heron._pool_state import ConnectionNotAvailable
+from heron._sync.http2 import HTTP2Connection
+from heron._synchronization import Event
+from tests.h2_helpers import HELLO, H2Server, H2ServerStream, Handler, TaskGroup
+
+ORIGIN = "https://example.org:443"
+URL = "https://example.org/"
+Codes = h2.settings.SettingCodes
+
+
+class Interrupted(BaseException):
+    """Stands for a cancellation: an exception that is not an ``Exception``."""
+
+
+def connect(
+    server: H2Server | None = None, **kwargs: Any
+) -> tuple[HTTP2Connection, H2Server, H2ServerStream]:
+    server = H2Server() if server is None else server
+    stream = H2ServerStream(server)
+    return HTTP2Connection(stream, ORIGIN, **kwargs), server, stream
+
+
+def request(
+    method: str = "GET", url: str = URL, content: Any = None, **extensions: Any
+) -> heron.Request:
+    return heron.Request(method, url, content=content, extensions=extensions)
+
+
+def fetch(connection: HTTP2Connection, req: heron.Request | None = None) -> bytes:
+    response = connection.handle_request(req or request())
+    return response.read()
+
+
+def answer_together(count: int) -> Handler:
+    """Hold every request until ``count`` have arrived, then answer them, last first, each
+    with its own path as the body."""
+    ended: list[int] = []
+
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            ended.append(event.stream_id)
+            if len(ended) == count:
+                for stream_id in reversed(ended):
+                    path = server.requests[stream_id].header(b":path")
+                    assert path is not None
+                    server.respond(stream_id, body=path)
+
+    return handler
+
+
+def silent(server: H2Server, event: h2.events.Event) -> None:
+    """A server that never answers."""
+
+
+# One request --------------------------------------------------------------------------------
+
+
+def test_get_returns_the_response_with_http2_extensions() -> None:
+    connection, server, stream = connect()
+    assert connection.state is HTTP2ConnectionState.NEW
+    assert connection.is_available()
+    response = connection.handle_request(request())
+    assert response.status_code == 200
+    assert response.http_version == "HTTP/2"
+    assert response.extensions["stream_id"] == 1
+    assert response.extensions["network_stream"] is stream
+    assert response.read() == HELLO
+    assert connection.is_idle()
+    assert connection.active_streams == 0
+    assert connection.request_count == 1
+
+
+def test_request_headers_reach_the_server_as_http2_fields() -> None:
+    connection, server, _ = connect()
+    req = heron.Request(
+        "GET",
+        "https://example.org/path?q=1",
+        headers={"X-Custom": "yes", "Connection": "keep-alive", "Accept": "*/*"},
+    )
+    fetch(connection, req)
+    fields = server.requests[1].headers
+    assert fields[:4] == [
+        (b":method", b"GET"),
+        (b":authority", b"example.org"),
+        (b":scheme", b"https"),
+        (b":path", b"/path?q=1"),
+    ]
+    names = [name for name, _ in fields]
+    assert b"host" not in names and b"connection" not in names
+    assert (b"x-custom", b"yes") in fields
+
+
+def test_the_target_extension_sets_the_path() -> None:
+    connection, server, _ = connect()
+    fetch(connection, request(target=b"/raw%2Fpath"))
+    assert server.requests[1].header(b":path") == b"/raw%2Fpath"
+
+
+def test_the_first_request_sends_the_preface_and_settings() -> None:
+    connection, server, stream = connect()
+    fetch(connection)
+    assert bytes(server.received).startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    assert server.conn.remote_settings.enable_push == 0
+    assert server.conn.remote_settings.initial_window_size == 16 * 1024 * 1024
+    # Preface, settings, window and the request in one write; then the acknowledgement of the
+    # server's SETTINGS.
+    assert stream.writes == 2
+
+
+def test_post_with_a_body_in_memory() -> None:
+    connection, server, _ = connect()
+    fetch(connection, request("POST", content=b"x" * 1000))
+    assert bytes(server.requests[1].body) == b"x" * 1000
+    assert server.requests[1].ended
+
+
+def test_post_with_a_streamed_body() -> None:
+    def body() -> Iterator[bytes]:
+        yield b"hello, "
+        yield b""
+        yield b"world"
+
+    connection, server, _ = connect()
+    fetch(connection, request("POST", content=body()))
+    assert bytes(server.requests[1].body) == b"hello, world"
+
+
+def test_a_streamed_body_may_be_empty() -> None:
+    def body() -> Iterator[bytes]:
+        for chunk in ():
+            yield chunk
+
+    connection, server, _ = connect()
+    assert fetch(connection, request("POST", content=body())) == HELLO
+    assert server.requests[1].body == b""
+
+
+def test_response_headers_and_status() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.respond(
+                event.stream_id, 404, [(b"content-type", b"text/plain")], body=b"missing"
+            )
+
+    connection, _, _ = connect(H2Server(handler=handler))
+    response = connection.handle_request(request())
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.read() == b"missing"
+
+
+# Several requests -----------------------------------------------------------------------------
+
+
+def test_concurrent_requests_share_the_connection() -> None:
+    count = 20
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 100}, handler=answer_together(count))
+    connection, _, _ = connect(server)
+    fetch(connection, request(url=URL + "warm-up"))  # the server's SETTINGS are known
+    server.handler = answer_together(count)
+    bodies: dict[int, bytes] = {}
+
+    def one(index: int) -> None:
+        bodies[index] = fetch(connection, request(url=f"{URL}{index}"))
+
+    with TaskGroup() as group:
+        for index in range(count):
+            group.start_soon(one, index)
+    assert bodies == {index: f"/{index}".encode() for index in range(count)}
+    assert server.max_open_streams == count
+    assert connection.active_streams == 0
+    assert connection.request_count == count + 1
+
+
+def test_a_new_connection_waits_for_the_server_settings_before_a_second_stream() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10}, handler=answer_together(3))
+    connection, _, _ = connect(server)
+    assert connection.max_concurrent_streams == 1
+
+    def one() -> None:
+        fetch(connection)
+
+    with TaskGroup() as group:
+        for _ in range(3):
+            group.start_soon(one)
+    assert connection.max_concurrent_streams == 10
+
+
+def test_max_concurrent_streams_of_one_serializes_requests() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 1})
+    connection, _, _ = connect(server)
+    fetch(connection)
+    results: list[bytes] = []
+
+    def one() -> None:
+        results.append(fetch(connection))
+
+    with TaskGroup() as group:
+        for _ in range(8):
+            group.start_soon(one)
+    assert results == [HELLO] * 8
+    assert server.max_open_streams == 1
+    assert connection.max_concurrent_streams == 1
+
+
+def test_a_full_connection_is_not_available() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 1})
+    connection, _, _ = connect(server)
+    response = connection.handle_request(request())
+    assert not connection.is_available()
+    assert connection.active_streams == 1
+    assert not connection.is_idle()
+    response.close()
+    assert connection.is_available()
+    assert connection.is_idle()
+
+
+def test_rst_stream_fails_only_its_request() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and len(server.requests) == 4:
+            for stream_id in (3, 5, 7):
+                if stream_id == 5:
+                    server.reset(stream_id, ErrorCodes.INTERNAL_ERROR)
+                else:
+                    server.respond(stream_id)
+
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10})
+    connection, _, _ = connect(server)
+    fetch(connection)
+    server.handler = handler
+    outcomes: dict[str, object] = {}
+
+    def one(name: str) -> None:
+        try:
+            outcomes[name] = fetch(connection, request(url=URL + name))
+        except RemoteProtocolError as exc:
+            outcomes[name] = exc
+
+    with TaskGroup() as group:
+        for name in ("a", "b", "c"):
+            group.start_soon(one, name)
+    failed = [value for value in outcomes.values() if isinstance(value, Exception)]
+    assert len(failed) == 1
+    assert str(failed[0]) == (
+        f"{ORIGIN} reset HTTP/2 stream 5 with error code INTERNAL_ERROR (0x2)."
+    )
+    assert sorted(value for value in outcomes.values() if value == HELLO) == [HELLO, HELLO]
+    assert connection.is_available()
+    assert fetch(connection) == HELLO
+
+
+def test_refused_stream_raises_connection_not_available() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.reset(event.stream_id, ErrorCodes.REFUSED_STREAM)
+
+    connection, _, _ = connect(H2Server(handler=handler))
+    with pytest.raises(ConnectionNotAvailable, match="REFUSED_STREAM"):
+        connection.handle_request(request())
+    assert connection.is_available()
+    assert connection.active_streams == 0
+
+
+def test_goaway_with_requests_in_flight() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and len(server.requests) == 4:
+            server.goaway(last_stream_id=5)
+            server.respond(3)
+            server.respond(5)
+
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10})
+    connection, _, stream = connect(server)
+    fetch(connection)
+    server.handler = handler
+    outcomes: dict[str, object] = {}
+
+    def one(name: str) -> None:
+        try:
+            outcomes[name] = fetch(connection, request(url=URL + name))
+        except ConnectionNotAvailable as exc:
+            outcomes[name] = exc
+
+    with TaskGroup() as group:
+        for name in ("a", "b", "c"):
+            group.start_soon(one, name)
+    retry = [value for value in outcomes.values() if isinstance(value, Exception)]
+    assert len(retry) == 1
+    assert "GOAWAY (NO_ERROR (0x0)) before it processed HTTP/2 stream 7" in str(retry[0])
+    assert [value for value in outcomes.values() if value == HELLO] == [HELLO, HELLO]
+    assert not connection.is_available()
+    # Drained: the last stream closed it.
+    assert connection.is_closed()
+    assert stream.closed
+    with pytest.raises(ConnectionNotAvailable, match="is closed"):
+        connection.handle_request(request())
+
+
+def test_goaway_stops_new_requests_while_others_finish() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.goaway(last_stream_id=1, code=ErrorCodes.NO_ERROR)
+            server.respond(event.stream_id, body=b"", end=False)
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    response = connection.handle_request(request())
+    assert connection.state is HTTP2ConnectionState.DRAINING
+    assert not connection.is_available()
+    with pytest.raises(ConnectionNotAvailable, match="sent GOAWAY"):
+        connection.handle_request(request())
+    server.send_body(1, b"late but complete")
+    assert response.read() == b"late but complete"
+    assert connection.is_closed()
+
+
+def test_goaway_with_an_error_and_a_close_fails_the_rest() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.respond(event.stream_id, body=b"part", end=False)
+            server.goaway(last_stream_id=1, code=ErrorCodes.INTERNAL_ERROR)
+            server.close()
+
+    connection, _, _ = connect(H2Server(handler=handler))
+    response = connection.handle_request(request())
+    with pytest.raises(RemoteProtocolError, match=r"after GOAWAY with INTERNAL_ERROR \(0x2\)"):
+        response.read()
+    assert connection.is_closed()
+
+
+# Faults ---------------------------------------------------------------------------------------
+
+
+def test_a_connection_dropped_mid_response() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
+            server.respond(1, body=b"first part", end=False)
+        elif isinstance(event, h2.events.StreamEnded):
+            server.close()
+
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10}, handler=handler)
+    connection, _, stream = connect(server)
+    first = connection.handle_request(request())
+    with pytest.raises(RemoteProtocolError) as info:
+        connection.handle_request(request())
+    assert str(info.value) == f"{ORIGIN} closed the HTTP/2 connection with requests in flight."
+    assert connection.is_closed()
+    assert stream.closed
+    chunks = []
+    with pytest.raises(RemoteProtocolError):
+        for chunk in first.iter_raw():
+            chunks.append(chunk)
+    assert chunks == [b"first part"]
+    assert connection.active_streams == 0
+
+
+def test_a_read_error_fails_the_requests_in_flight() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.fail_reads(ReadError(f"Could not read the response from {ORIGIN}: reset."))
+
+    connection, _, _ = connect(H2Server(handler=handler))
+    with pytest.raises(ReadError, match="reset"):
+        connection.handle_request(request())
+    assert connection.is_closed()
+
+
+def test_a_reused_connection_lost_before_the_answer_is_retryable() -> None:
+    connection, server, _ = connect()
+    fetch(connection)
+
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.close()
+
+    server.handler = handler
+    with pytest.raises(ConnectionNotAvailable, match="lost before it answered stream 3"):
+        connection.handle_request(request())
+
+
+def test_a_write_error_fails_the_connection() -> None:
+    server = H2Server()
+    server.write_error = WriteError(f"Could not send the request to {ORIGIN}: broken pipe.")
+    connection, _, _ = connect(server)
+    with pytest.raises(WriteError, match="broken pipe"):
+        connection.handle_request(request())
+    assert connection.is_closed()
+
+
+def test_an_unexpected_error_from_the_stream_becomes_a_write_error() -> None:
+    server = H2Server()
+    server.write_error = ValueError("a bug in a backend")
+    connection, _, _ = connect(server)
+    with pytest.raises(WriteError, match="a bug in a backend"):
+        connection.handle_request(request())
+
+
+def test_a_protocol_error_from_the_server_fails_the_connection() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.send_raw(b"\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    with pytest.raises(RemoteProtocolError, match="broke the HTTP/2 protocol"):
+        connection.handle_request(request())
+    assert connection.is_closed()
+
+
+def test_a_malformed_response_head_fails_its_request() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.conn.config.validate_outbound_headers = False
+            server.conn.send_headers(event.stream_id, [(b"x", b"y")], end_stream=True)
+            server.flush()
+
+    connection, _, _ = connect(H2Server(handler=handler))
+    with pytest.raises(RemoteProtocolError, match="without a valid :status"):
+        connection.handle_request(request())
+    assert connection.is_available()
+
+
+def test_push_promises_are_refused() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            # Push before the acknowledgement of our SETTINGS (ENABLE_PUSH=0) is read.
+            acknowledgements = server.conn.data_to_send()
+            server.conn.remote_settings._settings[Codes.ENABLE_PUSH].appendleft(1)
+            fields = [(b":method", b"GET"), (b":authority", b"example.org")]
+            fields += [(b":scheme", b"https"), (b":path", b"/pushed")]
+            server.conn.push_stream(event.stream_id, 2, fields)
+            server.outbox += server.conn.data_to_send() + acknowledgements
+        elif isinstance(event, h2.events.StreamEnded):
+            server.respond(event.stream_id)
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    assert fetch(connection) == HELLO
+    assert server.resets() == {2: ErrorCodes.REFUSED_STREAM}
+
+
+def test_pings_are_answered() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.ping(b"heron!!!")
+            server.respond(event.stream_id)
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    fetch(connection)
+    acks = [e for e in server.events if isinstance(e, h2.events.PingAckReceived)]
+    assert [e.ping_data for e in acks] == [b"heron!!!"]
+
+
+# Flow control ---------------------------------------------------------------------------------
+
+
+def test_a_one_byte_initial_window_still_completes_uploads() -> None:
+    server = H2Server({Codes.INITIAL_WINDOW_SIZE: 1})
+    connection, _, _ = connect(server)
+    body = bytes(range(256)) * 4
+    assert fetch(connection, request("POST", content=body)) == HELLO
+    assert bytes(server.requests[1].body) == body
+    frames = [e for e in server.events if isinstance(e, h2.events.DataReceived)]
+    assert len(frames) >= len(body)
+
+
+def test_a_large_upload_through_small_windows() -> None:
+    server = H2Server({Codes.INITIAL_WINDOW_SIZE: 16384})
+    connection, _, _ = connect(server)
+    body = hashlib.sha256(b"heron").digest() * (4 * 1024 * 1024 // 32)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 100_000):
+            yield body[start : start + 100_000]
+
+    assert fetch(connection, request("POST", content=chunks())) == HELLO
+    assert bytes(server.requests[1].body) == body
+
+
+def test_a_large_download_refills_the_window() -> None:
+    body = hashlib.sha256(b"heron").digest() * (40 * 1024 * 1024 // 32)
+
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.respond(event.stream_id, body=body)
+
+    connection, _, _ = connect(H2Server(handler=handler))
+    response = connection.handle_request(request())
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in response.iter_raw():
+        digest.update(chunk)
+        size += len(chunk)
+    assert size == len(body)
+    assert digest.digest() == hashlib.sha256(body).digest()
+
+
+# Closing responses --------------------------------------------------------------------------
+
+
+def test_closing_a_response_early_resets_its_stream() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
+            server.respond(1, body=b"x" * 1000, end=False)
+        elif isinstance(event, h2.events.StreamEnded):
+            server.respond(event.stream_id)
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    response = connection.handle_request(request())
+    for chunk in response.iter_raw():
+        assert chunk == b"x" * 1000
+        break
+    assert server.resets() == {1: ErrorCodes.CANCEL}
+    assert connection.active_streams == 0
+    assert connection.is_available()
+    assert fetch(connection) == HELLO
+    with pytest.raises(StreamClosed):
+        for _ in response.stream:  # type: ignore[union-attr]
+            pass
+
+
+def test_a_response_ended_by_the_server_is_not_reset_on_close() -> None:
+    connection, server, _ = connect()
+    response = connection.handle_request(request())
+    response.close()
+    assert server.resets() == {}
+    assert connection.active_streams == 0
+
+
+def test_a_response_before_the_whole_upload_stops_the_upload() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            server.respond(event.stream_id, 413, body=b"too large")
+
+    def body() -> Iterator[bytes]:
+        for _ in range(5):
+            yield b"x" * 100
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    response = connection.handle_request(request("POST", content=body()))
+    assert response.status_code == 413
+    assert response.read() == b"too large"
+    assert server.resets() == {1: ErrorCodes.CANCEL}
+    assert connection.is_available()
+
+
+# Timeouts -------------------------------------------------------------------------------------
+
+
+def test_read_timeout_names_the_phase_the_origin_and_the_limit() -> None:
+    server = H2Server(handler=silent)
+    connection, _, _ = connect(server)
+    server.stalled = True
+    with pytest.raises(ReadTimeout) as info:
+        connection.handle_request(request(timeout={"read": 2.5}))
+    assert str(info.value) == (
+        f"Timed out after 2.5 s reading the response from {ORIGIN} (read timeout). If the "
+        "server is slow, raise the limit with Timeout(read=...)."
+    )
+    assert server.resets() == {1: ErrorCodes.CANCEL}
+    assert connection.is_available()
+    server.stalled = False
+    server.handler = None
+    assert fetch(connection) == HELLO
+
+
+def test_read_timeout_while_another_request_reads() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10})
+    connection, _, stream = connect(server)
+    fetch(connection)
+    server.handler = silent
+    reading = Event()
+    stream.on_read = reading.set
+    outcome: list[object] = []
+
+    def reader() -> None:
+        outcome.append(fetch(connection, request(url=URL + "reader")))
+
+    def impatient() -> None:
+        reading.wait()
+        stream.on_read = None
+        try:
+            connection.handle_request(request(timeout={"read": 0}))
+        except ReadTimeout as exc:
+            outcome.append(exc)
+        server.respond(3)
+
+    with TaskGroup() as group:
+        group.start_soon(reader)
+        group.start_soon(impatient)
+    assert isinstance(outcome[0], ReadTimeout)
+    assert outcome[1] == HELLO
+    assert server.resets() == {5: ErrorCodes.CANCEL}
+    assert connection.active_streams == 0
+
+
+def test_the_reader_hands_other_requests_their_answers() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and len(server.requests) == 3:
+            server.respond(5)  # the second request's answer first ...
+            server.respond(3, body=b"", end=False)  # ... then the head only
+
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10})
+    connection, _, stream = connect(server)
+    fetch(connection)
+    server.handler = handler
+    reading = Event()
+    stream.on_read = reading.set
+    results: list[object] = []
+
+    def first() -> None:
+        response = connection.handle_request(request(url=URL + "first"))
+        results.append(response.status_code)
+        server.send_body(3, b"done")
+        results.append(response.read())
+
+    def second() -> None:
+        reading.wait()
+        stream.on_read = None
+        results.append(fetch(connection, request(url=URL + "second")))
+
+    with TaskGroup() as group:
+        group.start_soon(first)
+        group.start_soon(second)
+    assert sorted(map(repr, results)) == sorted(map(repr, [200, b"done", HELLO]))
+
+
+def test_a_read_timeout_for_the_body() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.respond(event.stream_id, body=b"", end=False)
+
+    server = H2Server(handler=handler)
+    connection, _, _ = connect(server)
+    response = connection.handle_request(request(timeout={"read": 1.0}))
+    server.stalled = True
+    with pytest.raises(ReadTimeout, match="after 1.0 s reading the response"):
+        response.read()
+    assert connection.active_streams == 0
+
+
+def test_a_timeout_of_zero_fails_at_once() -> None:
+    server = H2Server(handler=silent)
+    connection, _, _ = connect(server)
+    with pytest.raises(ReadTimeout, match="after 0 s"):
+        connection.handle_request(request(timeout={"read": 0}))
+
+
+def test_write_timeout_waiting_for_the_flow_control_window() -> None:
+    server = H2Server({Codes.INITIAL_WINDOW_SIZE: 1}, ack_data=False)
+    connection, _, _ = connect(server)
+    with pytest.raises(WriteTimeout) as info:
+        connection.handle_request(request("POST", content=b"0123456789", timeout={"write": 0}))
+    assert str(info.value) == (
+        f"Timed out after 0 s sending the request to {ORIGIN} (write timeout): the server "
+        "does not open its HTTP/2 flow control window to take more of the body. If it is "
+        "slow, raise the limit with Timeout(write=...)."
+    )
+    assert server.requests[1].body == b"0"
+    assert connection.active_streams == 0
+
+
+def test_pool_timeout_waiting_for_a_stream_slot() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 1})
+    connection, _, _ = connect(server)
+    response = connection.handle_request(request())
+    with pytest.raises(PoolTimeout) as info:
+        connection.handle_request(request(timeout={"pool": 0}))
+    assert str(info.value) == (
+        f"Timed out after 0 s waiting for a free stream on the HTTP/2 connection to {ORIGIN} "
+        "(pool timeout; the server allows 1 at once). Close responses you are done with, or "
+        "raise Timeout(pool=...)."
+    )
+    assert connection.active_streams == 1
+    response.close()
+    assert connection.active_streams == 0
+    assert fetch(connection) == HELLO
+
+
+class SignallingQueue(deque[Any]):
+    """A slot queue that says when a request joins it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joined = Event()
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self.joined.set()
+
+
+def watch_slot_queue(connection: HTTP2Connection) -> SignallingQueue:
+    queue = SignallingQueue()
+    connection._state.slot_waiters = queue
+    return queue
+
+
+def test_a_queued_request_gets_the_slot_when_a_response_closes() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 1})
+    connection, _, _ = connect(server)
+    first = connection.handle_request(request())
+    queue = watch_slot_queue(connection)
+    results: list[bytes] = []
+
+    def queued() -> None:
+        results.append(fetch(connection, request(url=URL + "queued")))
+
+    def closer() -> None:
+        queue.joined.wait()
+        results.append(first.read())
+
+    with TaskGroup() as group:
+        group.start_soon(queued)
+        group.start_soon(closer)
+    assert results == [HELLO, HELLO]
+    assert server.max_open_streams == 1
+
+
+def test_queued_requests_fail_over_when_the_connection_is_lost() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 1})
+    connection, _, _ = connect(server)
+    first = connection.handle_request(request())
+    queue = watch_slot_queue(connection)
+    outcome: list[object] = []
+
+    def queued() -> None:
+        try:
+            connection.handle_request(request(url=URL + "queued"))
+        except ConnectionNotAvailable as exc:
+            outcome.append(exc)
+
+    def closer() -> None:
+        queue.joined.wait()
+        server.close()
+        outcome.append(first.read())  # it had arrived whole
+
+    with TaskGroup() as group:
+        group.start_soon(queued)
+        group.start_soon(closer)
+    assert outcome[0] == HELLO
+    assert "lost before it answered stream 3" in str(outcome[1])
+    assert connection.is_closed()
+
+
+def test_queued_requests_fail_over_on_goaway() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            server.respond(event.stream_id, body=b"", end=False)
+
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 1}, handler=handler)
+    connection, _, _ = connect(server)
+    first = connection.handle_request(request())
+    queue = watch_slot_queue(connection)
+    outcome: list[object] = []
+
+    def queued() -> None:
+        try:
+            connection.handle_request(request(url=URL + "queued"))
+        except ConnectionNotAvailable as exc:
+            outcome.append(exc)
+
+    def reader() -> None:
+        queue.joined.wait()
+        server.goaway(last_stream_id=1)
+        server.send_body(1, b"rest")
+        # Reading the first body reads the GOAWAY, which wakes the queued request.
+        outcome.append(first.read())
+
+    with TaskGroup() as group:
+        group.start_soon(queued)
+        group.start_soon(reader)
+    assert sorted(map(type, outcome), key=str) == sorted([bytes, ConnectionNotAvailable], key=str)
+    assert b"rest" in outcome
+    assert "sent GOAWAY" in str([o for o in outcome if o != b"rest"][0])
+
+
+# Interruptions (cancellation stand-ins that run in both flavours) ---------------------------
+
+
+def test_an_interrupted_request_body_resets_the_stream() -> None:
+    def body() -> Iterator[bytes]:
+        yield b"start"
+        raise Interrupted()
+
+    connection, server, _ = connect()
+    with pytest.raises(Interrupted):
+        connection.handle_request(request("POST", content=body()))
+    assert server.resets() == {1: ErrorCodes.CANCEL}
+    assert connection.active_streams == 0
+    assert fetch(connection) == HELLO
+
+
+def test_an_interrupted_write_finishes_sending_then_raises() -> None:
+    server = H2Server(handler=silent)
+    connection, _, stream = connect(server)
+
+    def interrupt() -> None:
+        stream.after_write = None
+        raise Interrupted()
+
+    stream.after_write = interrupt
+    with pytest.raises(Interrupted):
+        connection.handle_request(request())
+    # The request went out whole, then the stream was reset; the connection is fine.
+    assert server.requests[1].ended
+    assert server.resets() == {1: ErrorCodes.CANCEL}
+    server.handler = None
+    assert fetch(connection) == HELLO
+
+
+def test_an_interrupted_reader_hands_the_reading_over() -> None:
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 10})
+    connection, _, stream = connect(server)
+    fetch(connection)
+    server.handler = silent
+    reading = Event()
+    outcome: list[object] = []
+
+    def on_read() -> None:
+        reading.set()
+
+    stream.on_read = on_read
+
+    def reader() -> None:
+        try:
+            connection.handle_request(request(url=URL + "reader"))
+        except Interrupted:
+            outcome.append("interrupted")
+
+    def sleeper() -> None:
+        reading.wait()
+
+        def interrupt_then_answer() -> None:
+            stream.on_read = None
+            server.respond(5)
+            raise Interrupted()
+
+        stream.on_read = interrupt_then_answer
+        outcome.append(fetch(connection, request(url=URL + "sleeper")))
+
+    with TaskGroup() as group:
+        group.start_soon(reader)
+        group.start_soon(sleeper)
+    assert sorted(map(repr, outcome)) == sorted(map(repr, ["interrupted", HELLO]))
+    assert connection.active_streams == 0
+
+
+# State, closing, tracing ----------------------------------------------------------------------
+
+
+def test_keepalive_expiry_is_measured_with_the_clock() -> None:
+    now = [100.0]
+    connection, _, _ = connect(keepalive_expiry=5.0, clock=lambda: now[0])
+    assert not connection.has_expired(1e12)  # never used: no expiry yet
+    fetch(connection)
+    assert connection.is_available()
+    assert not connection.has_expired(105.0)
+    assert connection.has_expired(105.5)
+    now[0] = 106.0
+    assert not connection.is_available()
+    # A new request takes it out of the idle state.
+    now[0] = 100.0
+    response = connection.handle_request(request())
+    assert not connection.has_expired(1e12)
+    response.close()
+
+
+def test_closing_the_connection_fails_the_requests_in_flight() -> None:
+    connection, server, stream = connect(H2Server(handler=silent))
+    reading = Event()
+    stream.on_read = reading.set
+    outcome: list[object] = []
+
+    def waiting() -> None:
+        try:
+            connection.handle_request(request())
+        except ReadError as exc:
+            outcome.append(exc)
+
+    def closer() -> None:
+        reading.wait()
+        connection.close()
+        connection.close()
+
+    with TaskGroup() as group:
+        group.start_soon(waiting)
+        group.start_soon(closer)
+    assert "was closed by the client while requests were in flight" in str(outcome[0])
+    assert connection.is_closed()
+    assert stream.closed
+    assert connection.state is HTTP2ConnectionState.CLOSED
+    with pytest.raises(ConnectionNotAvailable, match="is closed"):
+        connection.handle_request(request())
+
+
+def test_repr_and_readable() -> None:
+    connection, _, stream = connect()
+    assert repr(connection) == (
+        f"<HTTP2Connection ['{ORIGIN}', NEW, Request Count: 0, Streams: 0/1]>"
+    )
+    fetch(connection)
+    assert repr(connection).startswith(
+        f"<HTTP2Connection ['{ORIGIN}', IDLE, Request Count: 1, Streams: 0/"
+    )
+    assert not connection.is_readable()
+    stream.extra["is_readable"] = True
+    assert connection.is_readable()
+
+
+def test_trace_events_and_debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    events: list[str] = []
+
+    def trace(name: str, info: dict[str, Any]) -> None:
+        events.append(name)
+
+    connection, _, _ = connect()
+    with caplog.at_level(logging.DEBUG, logger="heron.http2"):
+        fetch(connection, request("POST", content=b"body", trace=trace))
+    assert events == [
+        "http2.send_connection_init.started",
+        "http2.send_connection_init.complete",
+        "http2.send_request_headers.started",
+        "http2.send_request_headers.complete",
+        "http2.send_request_body.started",
+        "http2.send_request_body.complete",
+        "http2.receive_response_headers.started",
+        "http2.receive_response_headers.complete",
+        "http2.receive_response_body.started",
+        "http2.receive_response_body.complete",
+        "http2.response_closed.started",
+        "http2.response_closed.complete",
+    ]
+    assert "http2.receive_response_headers.complete" in caplog.text
+    # A second traced request has no connection init.
+    events.clear()
+    response = connection.handle_request(request(trace=trace))
+    response.close()
+    response.close()
+    assert events[0] == "http2.send_request_headers.started"
+    assert events[-1] == "http2.response_closed.complete"
