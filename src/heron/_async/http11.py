@@ -294,18 +294,19 @@ class AsyncHTTP11Connection:
         if write_error is not None:
             raise write_error
 
-    async def _response_closed(self) -> None:
-        """The response's body ended or was closed: keep the connection alive, or close it."""
+    def _keep_alive(self) -> bool:
+        """The response's body ended or was closed: go back to IDLE if the connection can be
+        reused. False when it can't, and must be closed (unless it is closed already)."""
         if self._state is not _ACTIVE:
-            return  # closed in the meantime
+            return True  # closed in the meantime: nothing left to do
         parser = self._parser
-        if parser.is_reusable():
-            parser.start_next_cycle()
-            self._state = _IDLE
-            if self._keepalive_expiry is not None:
-                self._expire_at = self._clock() + self._keepalive_expiry
-        else:
-            await self.aclose()
+        if not parser.is_reusable():
+            return False
+        parser.start_next_cycle()
+        self._state = _IDLE
+        if self._keepalive_expiry is not None:
+            self._expire_at = self._clock() + self._keepalive_expiry
+        return True
 
     async def aclose(self) -> None:
         """Close the connection (idempotent); a response still being read then fails."""
@@ -412,7 +413,9 @@ class AsyncHTTP11ResponseStream(AsyncByteStream):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            await self._connection._response_closed()
+            # (A plain call in the common case, rather than one more coroutine.)
+            if not self._connection._keep_alive():
+                await self._connection.aclose()
 
 
 class AsyncTracedHTTP11ResponseStream(AsyncHTTP11ResponseStream):
