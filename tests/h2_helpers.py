@@ -93,6 +93,8 @@ class H2Server:
         with self.lock:
             if self.write_error is not None:
                 raise self.write_error
+            if self.eof:
+                return  # closed: what the client sends is lost
             self.received += data
             for event in self.conn.receive_data(data):
                 self.events.append(event)

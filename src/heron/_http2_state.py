@@ -465,6 +465,10 @@ class HTTP2State:
                 connection.end_stream(stream_id)
                 stream.request_ended = True
             return 0
+        if not self.settings_received:
+            # Some servers apply a small SETTINGS_INITIAL_WINDOW_SIZE before we could know
+            # it: send no DATA until their SETTINGS arrived.
+            return 0
         window = connection.local_flow_control_window(stream_id)
         if window <= 0:
             return 0
@@ -486,7 +490,10 @@ class HTTP2State:
         return (
             stream.problem is not None
             or stream.ended
-            or self.h2.local_flow_control_window(stream.stream_id) > 0
+            or (
+                self.settings_received
+                and self.h2.local_flow_control_window(stream.stream_id) > 0
+            )
         )
 
     # Receiving -----------------------------------------------------------------------------
@@ -618,12 +625,13 @@ class HTTP2State:
     def _settings_changed(self, event: h2.events.RemoteSettingsChanged) -> None:
         codes = h2.settings.SettingCodes
         changed = event.changed_settings
-        if codes.MAX_CONCURRENT_STREAMS in changed or not self.settings_received:
+        first = not self.settings_received
+        if codes.MAX_CONCURRENT_STREAMS in changed or first:
             # (The first SETTINGS frame sets the limit even when it omits it: unlimited.)
             self.settings_received = True
             self.max_streams = self.h2.remote_settings.max_concurrent_streams
             self._grant_slots()
-        if codes.INITIAL_WINDOW_SIZE in changed:
+        if codes.INITIAL_WINDOW_SIZE in changed or first:
             self._window_opened(0)
 
     def _goaway(self, last_stream_id: int, code: int) -> None:

@@ -189,7 +189,7 @@ async def test_response_headers_and_status() -> None:
 @pytest.mark.anyio
 async def test_concurrent_requests_share_the_connection() -> None:
     count = 20
-    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 100}, handler=answer_together(count))
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 100})
     connection, _, _ = connect(server)
     await fetch(connection, request(url=URL + "warm-up"))  # the server's SETTINGS are known
     server.handler = answer_together(count)
@@ -285,6 +285,7 @@ async def test_rst_stream_fails_only_its_request() -> None:
     )
     assert sorted(value for value in outcomes.values() if value == HELLO) == [HELLO, HELLO]
     assert connection.is_available()
+    server.handler = None
     assert await fetch(connection) == HELLO
 
 
@@ -471,19 +472,42 @@ async def test_a_malformed_response_head_fails_its_request() -> None:
 async def test_push_promises_are_refused() -> None:
     def handler(server: H2Server, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
-            # Push before the acknowledgement of our SETTINGS (ENABLE_PUSH=0) is read.
-            acknowledgements = server.conn.data_to_send()
+            # Push before the acknowledgements of our SETTINGS (ENABLE_PUSH=0) are read:
+            # take them out of what the server sends, and put them after the PUSH_PROMISE.
+            queued = bytes(server.outbox[preface:]) + server.conn.data_to_send()
+            del server.outbox[preface:]
             server.conn.remote_settings._settings[Codes.ENABLE_PUSH].appendleft(1)
             fields = [(b":method", b"GET"), (b":authority", b"example.org")]
             fields += [(b":scheme", b"https"), (b":path", b"/pushed")]
             server.conn.push_stream(event.stream_id, 2, fields)
-            server.outbox += server.conn.data_to_send() + acknowledgements
+            server.outbox += server.conn.data_to_send() + queued
         elif isinstance(event, h2.events.StreamEnded):
             server.respond(event.stream_id)
 
-    connection, server, _ = connect(H2Server(handler=handler))
+    server = H2Server(handler=handler)
+    preface = len(server.outbox)  # the server's SETTINGS
+    connection, _, _ = connect(server)
     assert await fetch(connection) == HELLO
     assert server.resets() == {2: ErrorCodes.REFUSED_STREAM}
+
+
+@pytest.mark.anyio
+async def test_a_push_after_disabling_pushes_is_a_protocol_error() -> None:
+    def handler(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            server.conn.remote_settings._settings[Codes.ENABLE_PUSH].appendleft(1)
+            fields = [(b":method", b"GET"), (b":authority", b"example.org")]
+            fields += [(b":scheme", b"https"), (b":path", b"/pushed")]
+            server.conn.push_stream(event.stream_id, 2, fields)
+            server.flush()
+
+    connection, server, _ = connect(H2Server(handler=handler))
+    with pytest.raises(RemoteProtocolError, match="Received pushed stream"):
+        await connection.handle_async_request(request())
+    assert connection.is_closed()
+    # h2's GOAWAY (PROTOCOL_ERROR) went out before the connection was closed.
+    goaways = [e for e in server.events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert [e.error_code for e in goaways] == [ErrorCodes.PROTOCOL_ERROR]
 
 
 @pytest.mark.anyio
@@ -559,9 +583,9 @@ async def test_closing_a_response_early_resets_its_stream() -> None:
 
     connection, server, _ = connect(H2Server(handler=handler))
     response = await connection.handle_async_request(request())
-    async for chunk in response.aiter_raw():
-        assert chunk == b"x" * 1000
-        break
+    chunks = response.aiter_raw()
+    assert await chunks.__anext__() == b"x" * 1000
+    await chunks.aclose()  # stops early
     assert server.resets() == {1: ErrorCodes.CANCEL}
     assert connection.active_streams == 0
     assert connection.is_available()
@@ -709,6 +733,7 @@ async def test_a_timeout_of_zero_fails_at_once() -> None:
 async def test_write_timeout_waiting_for_the_flow_control_window() -> None:
     server = H2Server({Codes.INITIAL_WINDOW_SIZE: 1}, ack_data=False)
     connection, _, _ = connect(server)
+    await fetch(connection)  # the server's SETTINGS are known
     with pytest.raises(WriteTimeout) as info:
         await connection.handle_async_request(
             request("POST", content=b"0123456789", timeout={"write": 0})
@@ -718,7 +743,7 @@ async def test_write_timeout_waiting_for_the_flow_control_window() -> None:
         "does not open its HTTP/2 flow control window to take more of the body. If it is "
         "slow, raise the limit with Timeout(write=...)."
     )
-    assert server.requests[1].body == b"0"
+    assert server.requests[3].body == b"0"
     assert connection.active_streams == 0
 
 

@@ -181,7 +181,7 @@ def test_response_headers_and_status() -> None:
 
 def test_concurrent_requests_share_the_connection() -> None:
     count = 20
-    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 100}, handler=answer_together(count))
+    server = H2Server({Codes.MAX_CONCURRENT_STREAMS: 100})
     connection, _, _ = connect(server)
     fetch(connection, request(url=URL + "warm-up"))  # the server's SETTINGS are known
     server.handler = answer_together(count)
