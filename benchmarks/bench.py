@@ -9,6 +9,7 @@ benchmarks/README.md explains the method.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -232,15 +233,42 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def _heron_source() -> str:
+    """The commit heron was measured at, and whether src/ had uncommitted changes."""
+    root = HERE.parent
+
+    def git(*args: str) -> str:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+            )
+        except OSError:
+            return ""
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "not a git checkout"
+    dirty = git("status", "--porcelain", "--", "src")
+    return f"commit {commit}" + (" with uncommitted changes in src/" if dirty else "")
+
+
 def _cpu_model() -> str:
+    """The first CPU's model name and clock from /proc/cpuinfo."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    model = fields.get("model name") or platform.processor() or "unknown"
+    if "cpu MHz" in fields:
+        model += f", {float(fields['cpu MHz']):,.0f} MHz"
+    return model
 
 
 def _header(args: argparse.Namespace, server: Server, load_before: tuple[float, ...]) -> str:
@@ -266,6 +294,7 @@ def _header(args: argparse.Namespace, server: Server, load_before: tuple[float, 
         f"Python {platform.python_version()} ({platform.python_implementation()})",
         f"- Server: {server.version()}, one worker process; {pinning}",
         f"- Libraries: {versions}",
+        f"- heron source: {_heron_source()}",
         f"- Load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f}",
     ]
     if variants:
@@ -283,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if nginx is None:
         print(
             "bench: nginx not found. Install it with: apt-get install -y nginx-light "
-            "(as root), or pass --nginx PATH.",
+            "libnginx-mod-http-echo (as root), or pass --nginx PATH.",
             file=sys.stderr,
         )
         return 2
@@ -305,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[Scenario, list[Summary]]] = []
     sections: list[str] = []
     headroom = ""
-    with Server.start(nginx, args.cache_dir, args.server_cpu) as server:
+    try:
+        server = Server.start(nginx, args.cache_dir, args.server_cpu)
+    except RuntimeError as exc:  # nginx would not start, or the echo module is missing
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    with server:
         if args.server_check:
             from headroom import check_server
 
@@ -337,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         raw = {
             scenario: {
-                label: [sample.__dict__ for sample in samples] for label, samples in by_row.items()
+                label: [dataclasses.asdict(sample) for sample in samples]
+                for label, samples in by_row.items()
             }
             for scenario, by_row in all_samples.items()
         }

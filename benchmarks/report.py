@@ -45,6 +45,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Summary:
+    """A row's samples and their medians (over the runs that succeeded)."""
+
     row: Row
     samples: list[Sample]
 

@@ -61,9 +61,8 @@ class H2Server:
     ) -> None:
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         self.conn = h2.connection.H2Connection(config=config)
-        self.conn.local_settings = h2.settings.Settings(
-            client=False, initial_values=dict(settings or {})
-        )
+        initial: dict[Any, int] = dict(settings or {})
+        self.conn.local_settings = h2.settings.Settings(client=False, initial_values=initial)
         self.conn.initiate_connection()
         self.outbox = bytearray(self.conn.data_to_send() if preface else b"")
         if not preface:
@@ -82,6 +81,8 @@ class H2Server:
         self.write_error: Exception | None = None
         #: Reads with a timeout and nothing to return raise ReadTimeout at once.
         self.stalled = False
+        #: The most a read returns.
+        self.read_size = 1 << 30
         self.open_streams = 0
         self.max_open_streams = 0
         self._listeners: list[Callable[[], None]] = []
@@ -107,19 +108,19 @@ class H2Server:
 
     def _record(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.RequestReceived):
-            assert event.stream_id is not None and event.headers is not None
+            assert event.stream_id is not None
+            assert event.headers is not None
             self.requests[event.stream_id] = ServerRequest(
                 event.stream_id, [(bytes(k), bytes(v)) for k, v in event.headers]
             )
             self.open_streams += 1
             self.max_open_streams = max(self.max_open_streams, self.open_streams)
         elif isinstance(event, h2.events.DataReceived):
-            assert event.stream_id is not None and event.data is not None
+            assert event.stream_id is not None
+            assert event.data is not None
             self.requests[event.stream_id].body += event.data
             if self.ack_data and event.flow_controlled_length:
-                self.conn.acknowledge_received_data(
-                    event.flow_controlled_length, event.stream_id
-                )
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         elif isinstance(event, h2.events.StreamEnded):
             assert event.stream_id is not None
             self.requests[event.stream_id].ended = True
@@ -290,15 +291,15 @@ class AsyncH2ServerStream(AsyncNetworkStream):
         self.reads += 1
         if self.on_read is not None:
             self.on_read()
-            await anyio.lowlevel.checkpoint()
+        # A cancellation point before anything is taken, like a real stream's.
+        await anyio.lowlevel.checkpoint()
         server = self.server
+        max_bytes = min(max_bytes, server.read_size)
         while True:
             if self.closed:
                 raise ReadError("Cannot read: the connection is already closed.")
             if server.outbox:
-                data = server.pop(max_bytes)
-                await anyio.lowlevel.checkpoint()
-                return data
+                return server.pop(max_bytes)
             if server.read_error is not None:
                 raise server.read_error
             if server.eof:
@@ -357,6 +358,7 @@ class H2ServerStream(NetworkStream):
         if self.on_read is not None:
             self.on_read()
         server = self.server
+        max_bytes = min(max_bytes, server.read_size)
         with self._condition:
             while True:
                 if self.closed:

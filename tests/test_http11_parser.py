@@ -1,4 +1,5 @@
-"""The HTTP/1.1 parser seam (``H11Parser``): request serialization, framing and parsing."""
+"""The HTTP/1.1 parser seam: request serialization, framing and parsing, run against both
+parsers (``H11Parser`` and, when httptools is installed, ``HttptoolsParser``)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,35 @@ from heron._http11_parser import (
     END_OF_MESSAGE,
     MAX_HEAD_SIZE,
     NEED_DATA,
-    H11Parser,
+    PARSER_ENV,
     HTTP11Parser,
     ParserEvent,
     ResponseHead,
+    select_parser,
 )
 
 HOST = [(b"Host", b"example.org")]
 
 
-def parser_after(headers: list[tuple[bytes, bytes]] = HOST, method: bytes = b"GET") -> H11Parser:
+@pytest.fixture(autouse=True, params=["h11", "httptools"])
+def parser_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs against both parsers, chosen as users choose one: by name."""
+    name = str(request.param)
+    if name == "httptools":
+        pytest.importorskip("httptools")
+    monkeypatch.setenv(PARSER_ENV, name)
+    return name
+
+
+def new_parser(origin: str = "the server") -> HTTP11Parser:
+    return select_parser()(origin)
+
+
+def parser_after(
+    headers: list[tuple[bytes, bytes]] = HOST, method: bytes = b"GET"
+) -> HTTP11Parser:
     """A parser whose request (without a body) has been sent."""
-    parser = H11Parser("http://example.org:80")
+    parser = new_parser("http://example.org:80")
     parser.request_bytes(method, b"/", headers)
     parser.end_bytes()
     return parser
@@ -58,28 +76,28 @@ def body_of(received: list[ParserEvent]) -> bytes:
 
 
 def test_request_head_is_serialized_in_the_order_given() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     head = parser.request_bytes(
         b"GET", b"/search?q=heron", [(b"Host", b"example.org"), (b"Accept", b"*/*")]
     )
     assert head == b"GET /search?q=heron HTTP/1.1\r\nHost: example.org\r\nAccept: */*\r\n\r\n"
 
 
-def test_h11_parser_satisfies_the_protocol() -> None:
-    parser: HTTP11Parser = H11Parser()
-    assert parser.name == "h11"
+def test_the_parser_satisfies_the_protocol_and_has_its_name(parser_name: str) -> None:
+    parser: HTTP11Parser = new_parser()
+    assert parser.name == parser_name
 
 
 @pytest.mark.parametrize("method", [b"PROPFIND", b"M-SEARCH", b"get"])
 def test_any_token_is_accepted_as_a_method(method: bytes) -> None:
-    head = H11Parser().request_bytes(method, b"/", HOST)
+    head = new_parser().request_bytes(method, b"/", HOST)
     assert head.startswith(method + b" / HTTP/1.1\r\n")
 
 
 @pytest.mark.parametrize("method", [b"", b"GE T", b"GET\r\n", b"G\xc3\xa9T", b"(GET)"])
 def test_a_method_that_is_not_a_token_is_refused(method: bytes) -> None:
     with pytest.raises(heron.LocalProtocolError, match="Invalid HTTP method"):
-        H11Parser().request_bytes(method, b"/", HOST)
+        new_parser().request_bytes(method, b"/", HOST)
 
 
 @pytest.mark.parametrize(
@@ -87,23 +105,23 @@ def test_a_method_that_is_not_a_token_is_refused(method: bytes) -> None:
 )
 def test_a_target_with_whitespace_control_or_non_ascii_bytes_is_refused(target: bytes) -> None:
     with pytest.raises(heron.LocalProtocolError, match="Invalid request target"):
-        H11Parser().request_bytes(b"GET", target, HOST)
+        new_parser().request_bytes(b"GET", target, HOST)
 
 
 @pytest.mark.parametrize("name", [b"", b"X Y", b"X:Y", b"X\r\nY", b"Caf\xc3\xa9", b"(x)"])
 def test_a_header_name_that_is_not_a_token_is_refused(name: bytes) -> None:
     with pytest.raises(heron.LocalProtocolError, match="Invalid header name"):
-        H11Parser().request_bytes(b"GET", b"/", [*HOST, (name, b"1")])
+        new_parser().request_bytes(b"GET", b"/", [*HOST, (name, b"1")])
 
 
 def test_validated_header_names_are_cached_but_the_cache_is_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    H11Parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Cached-Name", b"1")])
+    new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Cached-Name", b"1")])
     assert _http11_parser._NAMES[b"X-Cached-Name"] == b"x-cached-name"
 
     monkeypatch.setattr(_http11_parser, "_NAMES_SIZE", 0)
-    H11Parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Not-Cached", b"1")])
+    new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Not-Cached", b"1")])
     assert b"X-Not-Cached" not in _http11_parser._NAMES
 
 
@@ -112,12 +130,12 @@ def test_validated_header_names_are_cached_but_the_cache_is_bounded(
 )
 def test_a_header_value_with_nul_cr_lf_vt_ff_or_outer_whitespace_is_refused(value: bytes) -> None:
     with pytest.raises(heron.LocalProtocolError, match="Invalid value for header 'X-Value'"):
-        H11Parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Value", value)])
+        new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Value", value)])
 
 
 @pytest.mark.parametrize("value", [b"", b"a b\tc", b"caf\xc3\xa9", b"\x01"])
 def test_empty_values_inner_whitespace_and_obs_text_are_accepted(value: bytes) -> None:
-    head = H11Parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Value", value)])
+    head = new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-Value", value)])
     assert b"\r\nX-Value: " + value + b"\r\n" in head
 
 
@@ -126,21 +144,21 @@ def test_empty_values_inner_whitespace_and_obs_text_are_accepted(value: bytes) -
 )
 def test_a_request_needs_exactly_one_host_header(headers: list[tuple[bytes, bytes]]) -> None:
     with pytest.raises(heron.LocalProtocolError, match="exactly one Host header"):
-        H11Parser().request_bytes(b"GET", b"/", headers)
+        new_parser().request_bytes(b"GET", b"/", headers)
 
 
 @pytest.mark.parametrize("value", [b"abc", b"-1", b"1 2", b"1,1", b"1" * 21])
 def test_an_invalid_content_length_is_refused(value: bytes) -> None:
     with pytest.raises(heron.LocalProtocolError, match="Invalid Content-Length"):
-        H11Parser().request_bytes(b"POST", b"/", [*HOST, (b"Content-Length", value)])
+        new_parser().request_bytes(b"POST", b"/", [*HOST, (b"Content-Length", value)])
 
 
 def test_conflicting_content_lengths_are_refused_and_repeated_equal_ones_accepted() -> None:
     headers = [*HOST, (b"Content-Length", b"3"), (b"Content-Length", b"4")]
     with pytest.raises(heron.LocalProtocolError, match="Conflicting Content-Length"):
-        H11Parser().request_bytes(b"POST", b"/", headers)
+        new_parser().request_bytes(b"POST", b"/", headers)
 
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(
         b"POST", b"/", [*HOST, (b"Content-Length", b"3")] * 1 + [(b"content-length", b"03")]
     )
@@ -151,26 +169,26 @@ def test_conflicting_content_lengths_are_refused_and_repeated_equal_ones_accepte
 @pytest.mark.parametrize("value", [b"gzip", b"gzip, chunked", b"identity"])
 def test_a_transfer_encoding_other_than_chunked_is_refused(value: bytes) -> None:
     with pytest.raises(heron.LocalProtocolError, match="Unsupported Transfer-Encoding"):
-        H11Parser().request_bytes(b"POST", b"/", [*HOST, (b"Transfer-Encoding", value)])
+        new_parser().request_bytes(b"POST", b"/", [*HOST, (b"Transfer-Encoding", value)])
 
 
 def test_a_repeated_transfer_encoding_is_refused() -> None:
     headers = [*HOST, (b"Transfer-Encoding", b"chunked"), (b"Transfer-Encoding", b"chunked")]
     with pytest.raises(heron.LocalProtocolError, match="Unsupported Transfer-Encoding"):
-        H11Parser().request_bytes(b"POST", b"/", headers)
+        new_parser().request_bytes(b"POST", b"/", headers)
 
 
 def test_content_length_together_with_transfer_encoding_is_refused() -> None:
     headers = [*HOST, (b"Content-Length", b"3"), (b"Transfer-Encoding", b"chunked")]
     with pytest.raises(heron.LocalProtocolError, match="both Content-Length and Transfer"):
-        H11Parser().request_bytes(b"POST", b"/", headers)
+        new_parser().request_bytes(b"POST", b"/", headers)
 
 
 # --- request body framing -----------------------------------------------------------------------
 
 
 def test_content_length_body_is_passed_through_unchanged() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"POST", b"/", [*HOST, (b"Content-Length", b"6")])
     data = b"abc"
     assert parser.body_bytes(data) is data
@@ -179,14 +197,14 @@ def test_content_length_body_is_passed_through_unchanged() -> None:
 
 
 def test_a_body_longer_than_its_content_length_is_refused() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"POST", b"/", [*HOST, (b"Content-Length", b"2")])
     with pytest.raises(heron.LocalProtocolError, match=r"longer than its Content-Length .*\(2"):
         parser.body_bytes(b"abc")
 
 
 def test_a_body_shorter_than_its_content_length_is_refused_at_the_end() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"POST", b"/", [*HOST, (b"Content-Length", b"5")])
     parser.body_bytes(b"abc")
     with pytest.raises(heron.LocalProtocolError, match=r"ended after 3 bytes.*announced 5"):
@@ -194,14 +212,14 @@ def test_a_body_shorter_than_its_content_length_is_refused_at_the_end() -> None:
 
 
 def test_a_request_without_framing_headers_has_an_empty_body() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"GET", b"/", HOST)
     with pytest.raises(heron.LocalProtocolError, match="longer than its Content-Length"):
         parser.body_bytes(b"x")
 
 
 def test_chunked_body_is_framed_in_chunks_and_ended_by_the_last_chunk() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"POST", b"/", [*HOST, (b"Transfer-Encoding", b"Chunked")])
     assert parser.body_bytes(b"hello, world") == b"c\r\nhello, world\r\n"
     assert parser.body_bytes(b"") == b""
@@ -318,7 +336,7 @@ def test_connection_header_without_close_keeps_the_connection_reusable() -> None
 
 
 def test_the_connection_is_not_reusable_until_our_request_body_has_ended() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"POST", b"/", [*HOST, (b"Content-Length", b"10")])
     parser.body_bytes(b"abc")
     # The server answered early (say, 413) while the body was still going out.
@@ -351,7 +369,7 @@ def test_a_101_response_without_an_upgrade_request_is_refused() -> None:
 
 
 def test_a_successful_connect_turns_the_connection_into_a_tunnel() -> None:
-    parser = H11Parser()
+    parser = new_parser()
     parser.request_bytes(b"CONNECT", b"example.org:443", [(b"Host", b"example.org:443")])
     parser.end_bytes()
     parser.receive_data(b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03")

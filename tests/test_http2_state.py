@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import h2.config
 import h2.connection
 import h2.events
@@ -17,6 +19,7 @@ from heron._http2_state import (
     STREAM_WINDOW,
     HTTP2ConnectionState,
     HTTP2State,
+    HTTP2Stream,
     SlotWaiter,
     error_code_name,
     request_headers,
@@ -25,7 +28,12 @@ from heron._http2_state import (
 from heron._pool_state import ConnectionNotAvailable
 
 ORIGIN = "https://example.org:443"
-GET = [(b":method", b"GET"), (b":authority", b"example.org"), (b":scheme", b"https"), (b":path", b"/")]
+GET = [
+    (b":method", b"GET"),
+    (b":authority", b"example.org"),
+    (b":scheme", b"https"),
+    (b":path", b"/"),
+]
 Codes = h2.settings.SettingCodes
 
 
@@ -44,9 +52,8 @@ class Pair:
         self.state = HTTP2State(ORIGIN)
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         self.server = h2.connection.H2Connection(config=config)
-        self.server.local_settings = h2.settings.Settings(
-            client=False, initial_values=settings or {}
-        )
+        initial: dict[Any, int] = dict(settings or {})
+        self.server.local_settings = h2.settings.Settings(client=False, initial_values=initial)
         self.server.initiate_connection()
         self.server_events: list[h2.events.Event] = []
 
@@ -65,7 +72,7 @@ class Pair:
         self.to_client()
         self.to_server()
 
-    def open(self, end_stream: bool = True) -> object:
+    def open(self, end_stream: bool = True) -> HTTP2Stream:
         assert self.state.acquire_slot()
         return self.state.open_stream(GET, end_stream=end_stream)
 
@@ -188,7 +195,8 @@ def test_error_code_names() -> None:
 
 def test_start_sends_preface_settings_and_a_large_connection_window() -> None:
     pair = Pair()
-    assert pair.state.connection_state is HTTP2ConnectionState.NEW
+    state: HTTP2State = pair.state
+    assert state.connection_state.name == "NEW"
     assert pair.state.start()
     assert not pair.state.start()  # once
     pair.to_server()
@@ -196,7 +204,6 @@ def test_start_sends_preface_settings_and_a_large_connection_window() -> None:
     assert remote.initial_window_size == STREAM_WINDOW
     assert remote.max_frame_size == MAX_FRAME_SIZE
     assert remote.enable_push == 0
-    assert remote.max_concurrent_streams == 0
     assert pair.server.outbound_flow_control_window == CONNECTION_WINDOW
     assert pair.state.connection_state is HTTP2ConnectionState.IDLE
 
@@ -253,7 +260,8 @@ def test_slots_queue_in_order_and_are_handed_over_on_release() -> None:
     first, second = SlotWaiter(), SlotWaiter()
     state.slot_waiters.extend([first, second])
     state.release_slot()
-    assert first.granted and not second.granted
+    assert first.granted
+    assert not second.granted
     assert state.active == 1
     # A newcomer does not jump the queue even when a slot is free.
     state.leave_slot_queue(first)  # gives its granted slot to the next one
@@ -299,7 +307,7 @@ def test_running_out_of_stream_ids_stops_new_streams() -> None:
     with pytest.raises(ConnectionNotAvailable, match="all its stream ids"):
         state.open_stream(GET, end_stream=True)
     assert not state.is_open()
-    assert state.goaway_last_stream_id == 2**31 - 1
+    assert state.connection_state is HTTP2ConnectionState.DRAINING
     assert stream.problem is None  # the open stream may still finish
 
 
@@ -564,7 +572,9 @@ def test_eof_loses_the_connection_and_fails_unfinished_streams() -> None:
     state.receive_data(b"")
     assert done.problem is None
     assert isinstance(waiting.problem, RemoteProtocolError)
-    assert str(waiting.problem) == f"{ORIGIN} closed the HTTP/2 connection with requests in flight."
+    assert (
+        str(waiting.problem) == f"{ORIGIN} closed the HTTP/2 connection with requests in flight."
+    )
     assert waker.woken == 1
     state.fail(ReadError, "ignored: already failed")
     assert state.failure == (RemoteProtocolError, str(waiting.problem))
@@ -686,8 +696,11 @@ def test_closing_a_stream_forgets_it_everywhere() -> None:
     state.window_waiters[stream] = None
     state.sleep(stream, FakeWaker())
     state.close_stream(stream)
-    assert stream.closed and stream.waker is None
-    assert not state.window_waiters and not state.sleepers and not state.streams
+    assert stream.closed
+    assert stream.waker is None
+    assert not state.window_waiters
+    assert not state.sleepers
+    assert not state.streams
     events = pair.to_server()
     assert isinstance(events[-1], h2.events.StreamReset)
     assert events[-1].error_code == ErrorCodes.CANCEL
@@ -707,6 +720,24 @@ def test_closing_streams_after_the_connection_is_lost_sends_nothing() -> None:
     state.close_stream(stream)
     assert state.h2.data_to_send() == b""
     assert state.active == 0
+
+
+def test_a_late_response_for_a_forgotten_reset_stream_is_ignored() -> None:
+    pair = Pair()
+    pair.start()
+    state = pair.state
+    late = pair.open()
+    pair.to_server()
+    pair.server.send_headers(late.stream_id, [(b":status", b"200")])
+    in_flight = pair.server.data_to_send()  # sent before the server saw our reset
+    state.close_stream(late)
+    for _ in range(63):
+        state.close_stream(pair.open(end_stream=False))
+    assert late.stream_id not in state.h2.streams  # forgotten
+    pair.to_server()
+    state.receive_data(in_flight)
+    assert state.failure is None
+    assert pair.to_server() == []  # ignored (h2 already reset it)
 
 
 def test_h2_forgets_closed_streams_every_so_often() -> None:

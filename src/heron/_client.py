@@ -11,7 +11,7 @@ import enum
 import logging
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from ._auth import Auth, BasicAuth, build_auth
 from ._config import (
@@ -60,6 +60,9 @@ USER_AGENT = f"python-heron/{__version__}"
 FOLLOWABLE_SCHEMES = frozenset({"http", "https"})
 
 EventHooks = Mapping[str, list[Callable[..., Any]]]
+
+#: The auth of a request sent without authentication. (Stateless, so one serves every request.)
+_NO_AUTH: Final = Auth()
 
 
 class ClientState(enum.Enum):
@@ -280,6 +283,8 @@ class BaseClient:
         return merge_url
 
     def _merge_headers(self, headers: HeaderTypes | None) -> Headers:
+        if headers is None:
+            return self._headers  # Fast path: Request() copies them anyway.
         merged = Headers(self._headers)
         merged.update(headers)
         return merged
@@ -302,10 +307,13 @@ class BaseClient:
         chosen = self._auth if isinstance(auth, UseClientDefault) else build_auth(auth)
         if chosen is not None:
             return chosen
-        username, password = request.url.username, request.url.password
+        url = request.url
+        if not url.userinfo:
+            return _NO_AUTH  # Fast path: no credentials in the URL.
+        username, password = url.username, url.password
         if username or password:
             return BasicAuth(username, password)
-        return Auth()
+        return _NO_AUTH
 
     def _set_timeout(self, request: Request) -> None:
         if "timeout" not in request.extensions:

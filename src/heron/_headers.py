@@ -50,6 +50,9 @@ SECURE_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _NAME_CACHE: dict[str, tuple[bytes, bytes]] = {}
 _RAW_NAME_CACHE: dict[bytes, tuple[bytes, bytes]] = {}
 _NAME_CACHE_SIZE = 1024
+# Lookup keys (`"content-type" in headers`), `str -> lower-cased bytes`, bounded the same way:
+# the library and its users look up the same few names for every message.
+_LOOKUP_CACHE: dict[str, bytes] = {}
 
 # What a lookup key that can't name a header (non-ASCII) is compared with: matches no entry.
 _NO_NAME = b"\n"
@@ -522,13 +525,20 @@ def _refuse_forbidden(what: str, data: bytes) -> None:
 def _lookup_name(key: str | bytes) -> bytes:
     """The lower-cased bytes to compare a lookup key with."""
     if type(key) is str:
-        cached = _NAME_CACHE.get(key)
-        if cached is not None:
-            return cached[1]
+        lower = _LOOKUP_CACHE.get(key)
+        if lower is None:
+            lower = _fold_name(key)
+            if len(_LOOKUP_CACHE) < _NAME_CACHE_SIZE:
+                _LOOKUP_CACHE[key] = lower
+        return lower
     if isinstance(key, str):
-        # Lower-case after encoding, so that only ASCII letters fold ("\u212a", KELVIN SIGN,
-        # must not find "k"). Stored names are ASCII, so a non-ASCII key matches nothing.
-        return key.encode("ascii").lower() if key.isascii() else _NO_NAME
+        return _fold_name(key)
     if isinstance(key, bytes):
         return key.lower()
     raise TypeError(f"Header names must be str or bytes, not {type(key).__name__}.")
+
+
+def _fold_name(key: str) -> bytes:
+    # Lower-case after encoding, so that only ASCII letters fold ("\u212a", KELVIN SIGN, must
+    # not find "k"). Stored names are ASCII, so a non-ASCII key matches nothing.
+    return key.encode("ascii").lower() if key.isascii() else _NO_NAME

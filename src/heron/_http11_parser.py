@@ -1,13 +1,15 @@
 """The HTTP/1.1 parser seam: request bytes out, response events in, with h11 behind it.
 
 The HTTP/1.1 driver (``_async/http11.py``) talks to a parser only through the small
-``HTTP11Parser`` protocol, so that a second parser (httptools, issue #6) can serve the same
-driver. ``H11Parser`` is the default implementation:
+``HTTP11Parser`` protocol, so that two parsers can serve it: ``H11Parser`` here, and
+``HttptoolsParser`` (``_httptools_parser.py``, with ``pip install heron[speedups]``).
+``select_parser`` picks one. ``H11Parser`` works like this:
 
 - Responses are parsed by h11, which also applies the response framing (Content-Length,
   chunked, or read until the connection closes) and refuses malformed heads and bodies.
-- Request heads are serialized here rather than by h11: building the bytes directly costs a
-  fraction of h11's event validation plus writer. The checks h11 makes are made here too: the
+- Request heads are serialized here (``RequestWriter``, which both parsers share) rather than
+  by h11: building the bytes directly costs a fraction of h11's event validation plus writer.
+  The checks h11 makes are made here too: the
   method is a token, the request-target visible ASCII, header names are tokens, values hold no
   NUL, CR, LF, VT or FF and no surrounding whitespace, there is exactly one Host, one
   consistent Content-Length, and no Transfer-Encoding but ``chunked``.
@@ -16,6 +18,9 @@ driver. ``H11Parser`` is the default implementation:
   HEAD or CONNECT, ``Connection: close``, ``Upgrade``), built once at import, followed at once
   by the end of that request. Whether our side really finished sending its body is tracked
   here, and a connection is only reusable when both have.
+- On top of h11's checks, a response with both Content-Length and Transfer-Encoding is refused
+  (h11 would let Transfer-Encoding win): RFC 9112 section 6.3 calls it a likely smuggling
+  attempt, and llhttp refuses it too, so both parsers agree.
 - h11's exceptions become heron's ``RemoteProtocolError`` and ``LocalProtocolError`` here,
   once, with messages that name the server.
 """
@@ -23,7 +28,10 @@ driver. ``H11Parser`` is the default implementation:
 from __future__ import annotations
 
 import enum
+import functools
+import os
 import re
+from collections.abc import Callable
 from typing import NoReturn, Protocol, TypeAlias
 
 import h11
@@ -35,14 +43,20 @@ __all__ = [
     "END_OF_MESSAGE",
     "MAX_HEAD_SIZE",
     "NEED_DATA",
+    "PARSER_ENV",
     "ConnectionNotAvailable",
     "H11Parser",
     "HTTP11Parser",
     "HTTP11State",
     "Marker",
     "ParserEvent",
+    "RequestWriter",
     "ResponseHead",
+    "select_parser",
 ]
+
+#: The environment variable that chooses the HTTP/1.1 parser when the transport doesn't.
+PARSER_ENV = "HERON_HTTP1_PARSER"
 
 #: The largest response head accepted (status line plus headers): big cookies fit, a server
 #: sending headers forever does not.
@@ -221,31 +235,26 @@ _ConnectionClosed = h11.ConnectionClosed
 _NEED_DATA = h11.NEED_DATA
 
 
-class H11Parser:
-    """``HTTP11Parser`` over h11, with heron's own request serialization."""
+class RequestWriter:
+    """Writes request heads and frames request bodies: the sending half both parsers share.
 
-    __slots__ = (
-        "_connection",
-        "_content_length",
-        "_eof",
-        "_origin",
-        "_received",
-        "_remaining",
-        "_request_ended",
-    )
+    ``request_bytes`` validates the head as h11 would and calls ``_start_exchange`` (each
+    parser's hook: refuse if the previous exchange isn't finished, note what the response
+    framing depends on); ``body_bytes`` and ``end_bytes`` apply the Content-Length or chunked
+    framing the headers chose.
+    """
 
-    name = "h11"
+    __slots__ = ("_content_length", "_remaining", "_request_ended")
 
-    def __init__(self, origin: str = "the server") -> None:
-        self._connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
-        self._origin = origin
+    def __init__(self) -> None:
         self._remaining = 0
         self._content_length = 0
         self._request_ended = False
-        self._received = False
-        self._eof = False
 
-    # Sending -----------------------------------------------------------------------------
+    def _start_exchange(self, method: bytes, close: bool, upgrade: bool) -> None:
+        """A valid request head is about to go out: ``close`` when it asks for
+        ``Connection: close``, ``upgrade`` when it has an Upgrade header."""
+        raise NotImplementedError
 
     def request_bytes(
         self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
@@ -301,16 +310,7 @@ class H11Parser:
         else:
             remaining = 0 if content_length is None else int(content_length)
 
-        stand_in_method = method if method == b"HEAD" or method == b"CONNECT" else b"GET"
-        connection = self._connection
-        try:
-            connection.send(_STAND_INS[stand_in_method, close, upgrade])
-            connection.send(_END_OF_MESSAGE)
-        except h11.LocalProtocolError as exc:
-            raise LocalProtocolError(
-                f"Can't send a request to {self._origin} on this connection now: the previous "
-                f"exchange on it is not finished ({exc})."
-            ) from exc
+        self._start_exchange(method, close, upgrade)
         self._content_length = self._remaining = remaining
         self._request_ended = False
         return b"".join(
@@ -355,6 +355,33 @@ class H11Parser:
         self._request_ended = True
         return b""
 
+
+class H11Parser(RequestWriter):
+    """``HTTP11Parser`` over h11, with heron's own request serialization."""
+
+    __slots__ = ("_connection", "_eof", "_origin", "_received")
+
+    name = "h11"
+
+    def __init__(self, origin: str = "the server") -> None:
+        super().__init__()
+        self._connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+        self._origin = origin
+        self._received = False
+        self._eof = False
+
+    def _start_exchange(self, method: bytes, close: bool, upgrade: bool) -> None:
+        stand_in_method = method if method == b"HEAD" or method == b"CONNECT" else b"GET"
+        connection = self._connection
+        try:
+            connection.send(_STAND_INS[stand_in_method, close, upgrade])
+            connection.send(_END_OF_MESSAGE)
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(
+                f"Can't send a request to {self._origin} on this connection now: the previous "
+                f"exchange on it is not finished ({exc})."
+            ) from exc
+
     # Receiving ---------------------------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
@@ -380,10 +407,17 @@ class H11Parser:
             return END_OF_MESSAGE
         if type(event) is _Response or type(event) is _InformationalResponse:
             version = event.http_version
+            headers = event.headers.raw_items()
+            if _has_both_framings(headers):
+                raise RemoteProtocolError(
+                    f"{self._origin} sent a response that is not valid HTTP/1.1: it has both "
+                    "Content-Length and Transfer-Encoding headers, which RFC 9112 section 6.1 "
+                    "forbids (a sign of response smuggling)."
+                )
             return ResponseHead(
                 event.status_code,
                 event.reason,
-                event.headers.raw_items(),
+                headers,
                 _HTTP_VERSIONS.get(version) or b"HTTP/" + version,
             )
         if type(event) is _ConnectionClosed:
@@ -464,5 +498,64 @@ def _check_content_length(seen: bytes | None, value: bytes) -> bytes:
     return value
 
 
+def _has_both_framings(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a response head has both Content-Length and Transfer-Encoding."""
+    seen = 0
+    for name, _ in headers:
+        size = len(name)
+        # (Only names of the right length are lower-cased: most headers are neither.)
+        if size == 14 and name.lower() == _CONTENT_LENGTH:
+            seen |= 1
+        elif size == 17 and name.lower() == _TRANSFER_ENCODING:
+            seen |= 2
+    return seen == 3
+
+
 def _comma_tokens(value: bytes) -> list[bytes]:
     return [token.strip() for token in value.lower().split(b",")]
+
+
+# Choosing a parser ---------------------------------------------------------------------------
+
+
+def select_parser(name: str | None = None) -> Callable[[str], HTTP11Parser]:
+    """The HTTP/1.1 parser class for ``name``: ``"h11"`` or ``"httptools"``.
+
+    ``None`` means the default: the parser named by the ``HERON_HTTP1_PARSER`` environment
+    variable if it is set, else httptools when it is installed (``pip install
+    heron[speedups]``), else h11. Asking for httptools when it is not installed raises
+    ``ImportError``; an unknown name raises ``ValueError``::
+
+        parser = select_parser("h11")("https://example.org:443")
+    """
+    source = "http1_parser"
+    if name is None:
+        name = os.environ.get(PARSER_ENV) or None
+        if name is None:
+            found = _find_httptools()
+            return H11Parser if isinstance(found, str) else found
+        source = PARSER_ENV
+    if name == "h11":
+        return H11Parser
+    if name == "httptools":
+        found = _find_httptools()
+        if isinstance(found, str):
+            raise ImportError(
+                f"{source}={name!r} asks for the httptools HTTP/1.1 parser, but {found}. "
+                "Install it with: pip install heron[speedups]"
+            )
+        return found
+    raise ValueError(
+        f"Unknown HTTP/1.1 parser {source}={name!r}: choose 'h11' or 'httptools', or leave it "
+        "unset to use httptools when it is installed and h11 otherwise."
+    )
+
+
+@functools.cache
+def _find_httptools() -> Callable[[str], HTTP11Parser] | str:
+    """``HttptoolsParser``, or why it can't be used (imported once, on first use)."""
+    try:
+        from ._httptools_parser import HttptoolsParser
+    except ImportError as exc:
+        return f"the httptools package can't be imported ({exc})"
+    return HttptoolsParser

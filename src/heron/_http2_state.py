@@ -319,6 +319,8 @@ class HTTP2State:
         self.goaway_error_code = 0
         #: ``(exception class, message)`` once the connection is lost or closed.
         self.failure: tuple[type[Exception], str] | None = None
+        #: Why the connection takes no new streams (the first cause), once it doesn't.
+        self.refusal: str | None = None
         self.started = False
         self.settings_received = False
         #: Requests started, and completed (for "reused").
@@ -332,7 +334,7 @@ class HTTP2State:
     def connection_state(self) -> HTTP2ConnectionState:
         if self.failure is not None:
             return HTTP2ConnectionState.CLOSED
-        if self.goaway_last_stream_id is not None:
+        if self.refusal is not None:
             return HTTP2ConnectionState.DRAINING
         if not self.started:
             return HTTP2ConnectionState.NEW
@@ -340,7 +342,7 @@ class HTTP2State:
 
     def is_open(self) -> bool:
         """True while the connection takes new streams: no GOAWAY, not lost, not closed."""
-        return self.failure is None and self.goaway_last_stream_id is None
+        return self.refusal is None
 
     def has_free_slot(self) -> bool:
         return self.active < self.max_streams and self.is_open()
@@ -360,8 +362,9 @@ class HTTP2State:
                 codes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
                 codes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
                 codes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST_SIZE,
-                # Limits the streams the server opens (pushes): none.
-                codes.MAX_CONCURRENT_STREAMS: 0,
+                # MAX_CONCURRENT_STREAMS (for the streams the server opens) stays at h2's
+                # default: at 0, h2 would take a late response for a stream it has forgotten
+                # (reset by us) for a new pushed stream over the limit, a connection error.
             },
         )
         # h2 read these two from its default settings when it was created.
@@ -383,15 +386,8 @@ class HTTP2State:
             raise self.unavailable()
 
     def unavailable(self) -> ConnectionNotAvailable:
-        """Why the connection takes no new streams (lost or closed; or GOAWAY)."""
-        if self.failure is not None:
-            return ConnectionNotAvailable(
-                f"The HTTP/2 connection to {self.origin} is closed: {self.failure[1]}"
-            )
-        return ConnectionNotAvailable(
-            f"{self.origin} sent GOAWAY ({error_code_name(self.goaway_error_code)}): the "
-            "HTTP/2 connection takes no new requests."
-        )
+        """Why the connection takes no new streams."""
+        return ConnectionNotAvailable(self.refusal or "")
 
     def acquire_slot(self) -> bool:
         """Take a stream slot if one is free (and nobody queues for one)."""
@@ -416,7 +412,7 @@ class HTTP2State:
 
     def _grant_slots(self) -> None:
         waiters = self.slot_waiters
-        while waiters and self.active < self.max_streams:
+        while waiters and self.active < self.max_streams and self.is_open():
             waiter = waiters.popleft()
             waiter.granted = True
             self.active += 1
@@ -431,12 +427,10 @@ class HTTP2State:
         try:
             stream_id = connection.get_next_available_stream_id()
         except h2.exceptions.NoAvailableStreamIDError as exc:
-            # After about a billion requests: the connection can't open more streams. Treated
-            # like a GOAWAY from the server that lets the open streams finish.
-            self.goaway_last_stream_id = connection.highest_outbound_stream_id or 0
-            raise ConnectionNotAvailable(
-                f"The HTTP/2 connection to {self.origin} has used all its stream ids."
-            ) from exc
+            # After about a billion requests: the connection can't open more streams; the open
+            # ones may finish.
+            self.refusal = f"The HTTP/2 connection to {self.origin} has used all its stream ids."
+            raise self.unavailable() from exc
         connection.send_headers(stream_id, headers, end_stream=end_stream)
         stream = HTTP2Stream(stream_id, self.completed > 0)
         stream.request_ended = end_stream
@@ -490,10 +484,7 @@ class HTTP2State:
         return (
             stream.problem is not None
             or stream.ended
-            or (
-                self.settings_received
-                and self.h2.local_flow_control_window(stream.stream_id) > 0
-            )
+            or (self.settings_received and self.h2.local_flow_control_window(stream.stream_id) > 0)
         )
 
     # Receiving -----------------------------------------------------------------------------
@@ -639,6 +630,11 @@ class HTTP2State:
         if previous is None or last_stream_id < previous:
             self.goaway_last_stream_id = last_stream_id
         self.goaway_error_code = code
+        if self.refusal is None:
+            self.refusal = (
+                f"{self.origin} sent GOAWAY ({error_code_name(code)}): the HTTP/2 connection "
+                "takes no new requests."
+            )
         for stream in self.streams.values():
             if stream.stream_id > last_stream_id and stream.problem is None and not stream.ended:
                 stream.problem = ConnectionNotAvailable(
@@ -657,6 +653,8 @@ class HTTP2State:
         if self.failure is not None:
             return
         self.failure = (kind, message)
+        if self.refusal is None:
+            self.refusal = f"The HTTP/2 connection to {self.origin} is closed: {message}"
         for stream in self.streams.values():
             if stream.problem is None and not stream.ended:
                 stream.problem = self._lost_stream_problem(stream, kind, message)

@@ -696,15 +696,7 @@ class Response:
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body as it arrives, without content decoding (gzip stays gzip)."""
         _check_chunk_size(chunk_size)
-        if self.is_stream_consumed:
-            raise StreamConsumed()
-        if self.is_closed:
-            raise StreamClosed()
-        stream = self.stream
-        if not _is_sync_stream(stream):
-            raise RuntimeError(_SYNC_ON_ASYNC_STREAM)
-        self.is_stream_consumed = True
-        self._num_bytes_downloaded = 0
+        stream = self._claim_stream(_is_sync_stream, _SYNC_ON_ASYNC_STREAM)
         if chunk_size is None:
             for raw in stream:  # type: ignore[union-attr]
                 if raw:
@@ -779,22 +771,33 @@ class Response:
     async def aread(self) -> bytes:
         """Read the whole body into memory (decoded) and close the response."""
         if self._content is None:
-            async with aclosing(self.aiter_bytes()) as byte_chunks:
-                self._content = b"".join([part async for part in byte_chunks])
+            if self._content_decoder() is None:
+                # Fast path: without a content coding the raw chunks are the content, and
+                # reading them here saves two async generators per response.
+                self._content = await self._aread_raw()
+            else:
+                async with aclosing(self.aiter_bytes()) as byte_chunks:
+                    self._content = b"".join([part async for part in byte_chunks])
         return self._content
+
+    async def _aread_raw(self) -> bytes:
+        """``aiter_raw()`` joined, for ``aread()``."""
+        stream = self._claim_stream(_is_async_stream, _ASYNC_ON_SYNC_STREAM)
+        chunks = []
+        raw_chunks = stream.__aiter__()  # type: ignore[union-attr]
+        try:
+            async for raw in raw_chunks:
+                self._num_bytes_downloaded += len(raw)
+                chunks.append(raw)
+        finally:
+            await _aclose_iterator(raw_chunks)
+        await self.aclose()
+        return b"".join(chunks)
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
         """The body as it arrives, without content decoding (gzip stays gzip)."""
         _check_chunk_size(chunk_size)
-        if self.is_stream_consumed:
-            raise StreamConsumed()
-        if self.is_closed:
-            raise StreamClosed()
-        stream = self.stream
-        if not _is_async_stream(stream):
-            raise RuntimeError(_ASYNC_ON_SYNC_STREAM)
-        self.is_stream_consumed = True
-        self._num_bytes_downloaded = 0
+        stream = self._claim_stream(_is_async_stream, _ASYNC_ON_SYNC_STREAM)
         chunker = None if chunk_size is None else ByteChunker(chunk_size)
         # Iterated by hand so that, if this generator is closed early, the stream's own
         # iterator is closed at once rather than left to the garbage collector (which trio
@@ -896,6 +899,21 @@ class Response:
         # Unknown codings are passed through undecoded, as httpx does.
         decoder = get_content_decoder(values)
         return None if isinstance(decoder, IdentityDecoder) else decoder
+
+    def _claim_stream(
+        self, usable: Callable[[object], bool], wrong_kind: str
+    ) -> SyncByteStream | AsyncByteStream:
+        """The body stream, to be read now (once only): checks it can be, and marks it read."""
+        if self.is_stream_consumed:
+            raise StreamConsumed()
+        if self.is_closed:
+            raise StreamClosed()
+        stream = self.stream
+        if not usable(stream):
+            raise RuntimeError(wrong_kind)
+        self.is_stream_consumed = True
+        self._num_bytes_downloaded = 0
+        return stream
 
     def _stop_clock(self) -> None:
         if self._started_at is not None and self._elapsed is None:

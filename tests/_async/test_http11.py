@@ -1,5 +1,5 @@
 """The HTTP/1.1 connection driver over scripted bytes (MockStream): requests, responses,
-keep-alive, failures, timeouts, cancellation and tracing."""
+keep-alive, failures, timeouts, cancellation and tracing, on both HTTP/1.1 parsers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from heron._backends.mock import AsyncMockBackend, AsyncMockStream
 from heron._http11_parser import (
     CONNECTION_CLOSED,
     END_OF_MESSAGE,
+    PARSER_ENV,
     ConnectionNotAvailable,
     H11Parser,
     HTTP11State,
@@ -41,6 +42,16 @@ MAX_INTERIM_RESPONSES = http11.MAX_INTERIM_RESPONSES
 
 ORIGIN = "http://example.org:80"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, world!"
+
+
+@pytest.fixture(autouse=True, params=["h11", "httptools"])
+def http1_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both parsers: the driver's default follows HERON_HTTP1_PARSER."""
+    name = str(request.param)
+    if name == "httptools":
+        pytest.importorskip("httptools")
+    monkeypatch.setenv(PARSER_ENV, name)
+    return name
 
 
 def connection(
@@ -126,7 +137,7 @@ async def body_chunks(parts: list[bytes]) -> AsyncIterator[bytes]:
 
 
 @pytest.mark.anyio
-async def test_a_get_writes_the_request_and_returns_the_response() -> None:
+async def test_a_get_writes_the_request_and_returns_the_response(http1_parser: str) -> None:
     conn, stream = connection(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n",
         b"Content-Length: 13\r\n\r\nHello, world!",
@@ -142,7 +153,7 @@ async def test_a_get_writes_the_request_and_returns_the_response() -> None:
         "http_version": b"HTTP/1.1",
         "reason_phrase": b"OK",
         "network_stream": stream,
-        "http11_parser": "h11",
+        "http11_parser": http1_parser,
     }
     assert repr(conn) == f"<AsyncHTTP11Connection [{ORIGIN!r}, ACTIVE, Request Count: 1]>"
     assert await response.aread() == b"Hello, world!"

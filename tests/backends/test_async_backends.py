@@ -6,6 +6,7 @@ asyncio and on trio): they must behave the same.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -239,6 +240,30 @@ async def test_reset_connection_gives_read_error_then_write_error(
         with pytest.raises(WriteError, match=rf"^Could not send the request to {HOST}:"):
             await stream.write(b"x")
         await stream.aclose()
+
+
+async def test_early_answer_while_the_upload_is_drained(backend: AsyncNetworkBackend) -> None:
+    # The server answers after the first bytes, closes its side, and reads the rest of the
+    # upload. asyncio then closes the transport itself once its buffer drains, and closing
+    # the stream afterwards must not touch that transport again.
+    answer = b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"
+
+    def handler(server: LoopbackServer, conn: socket.socket) -> None:
+        conn.recv(1)
+        conn.sendall(answer)
+        conn.shutdown(socket.SHUT_WR)
+        read_until_eof(server, conn)
+
+    with LoopbackServer(handler) as server:
+        stream = await connect(backend, server)
+        with contextlib.suppress(WriteError):
+            await stream.write(b"x" * (16 * 1024 * 1024), timeout=5)
+        received = b""
+        while data := await stream.read(65536, timeout=5):
+            received += data
+        assert received == answer
+        await stream.aclose()
+        await wait_for(server.client_closed)
 
 
 async def test_closed_stream_refuses_reads_and_writes(

@@ -298,12 +298,23 @@ async def test_aclose_aborts_and_waits_for_the_connection_to_go(stream: AsyncioS
     assert repr(stream) == "<AsyncioStream http://example.org:80 plain closed>"
 
 
-async def test_aclose_after_the_connection_was_lost_does_not_wait(
+async def test_aclose_after_the_connection_was_lost_leaves_the_transport_alone(
     stream: AsyncioStream,
 ) -> None:
     stream.connection_lost(None)
     await stream.aclose()
-    assert transport_of(stream).calls == ["abort"]
+    assert transport_of(stream).calls == []
+
+
+async def test_aclose_with_the_socket_gone_waits_for_the_loss_without_aborting(
+    stream: AsyncioStream, socket_pair: tuple[socket.socket, socket.socket]
+) -> None:
+    # A TLS transport learns of its raw transport's loss one loop iteration late.
+    socket_pair[0].close()
+    asyncio.get_running_loop().call_soon(stream.connection_lost, None)
+    await stream.aclose()
+    assert transport_of(stream).calls == []
+    assert stream._lost
 
 
 async def test_tls_cannot_start_on_a_closed_stream(

@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import json
 import socket
+import struct
 import threading
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
@@ -47,6 +48,7 @@ __all__ = [
     "UvicornServer",
     "Waiter",
     "answer",
+    "answer_early",
     "close_when_told",
     "drop_second_request",
     "pattern",
@@ -55,6 +57,7 @@ __all__ = [
     "short_body",
     "stall_after_head",
     "stall_without_reading",
+    "xfail_on_asyncio",
 ]
 
 #: The longest any test waits for an event (a bound on a wait, never a sleep).
@@ -414,6 +417,30 @@ def stall_after_head(head: bytes) -> Handler:
     return handler
 
 
+def answer_early(response: bytes, reset: bool) -> Handler:
+    """Read only the request head, answer ``response`` at once (a 413, say), and then either
+    drain the body until the client closes, or (``reset``) abort the connection with a TCP RST
+    while the client is still sending."""
+
+    def handler(server: LoopbackServer, conn: socket.socket) -> None:
+        buffer = bytearray()
+        while buffer.find(b"\r\n\r\n") < 0:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffer += data
+        conn.sendall(response)
+        if reset:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+        server.client_closed.set()
+
+    return handler
+
+
 def stall_without_reading(server: LoopbackServer, conn: socket.socket) -> None:
     """Shrink the receive buffer and never read, so a large upload fills it and stops."""
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -459,6 +486,14 @@ class InFlightCounter:
                 self.in_flight -= 1
                 self.answered += 1
             conn.sendall(OK)
+
+
+def xfail_on_asyncio(request: pytest.FixtureRequest, reason: str) -> None:
+    """Mark the running test as a strict expected failure when it runs on asyncio (a no-op in
+    the sync twin, which has no ``anyio_backend`` parameter)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("anyio_backend") == "asyncio":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 # What differs between the async tests and their sync twins ---------------------------------

@@ -44,11 +44,11 @@ from .._http11_parser import (
     END_OF_MESSAGE,
     NEED_DATA,
     ConnectionNotAvailable,
-    H11Parser,
     HTTP11Parser,
     HTTP11State,
     ParserEvent,
     ResponseHead,
+    select_parser,
 )
 from .._models import Request, Response
 from .._streams import AsyncByteStream
@@ -86,7 +86,8 @@ class AsyncHTTP11Connection:
 
     ``origin`` (``"https://example.org:443"``) is used in error messages; ``keepalive_expiry``
     is how many seconds an idle connection may wait for its next request (``None``: forever),
-    measured with ``clock``. ``parser_factory`` builds the ``HTTP11Parser``, given the origin.
+    measured with ``clock``. ``parser_factory`` builds the ``HTTP11Parser``, given the origin
+    (by default, the class ``select_parser()`` picks: httptools when installed, else h11).
     """
 
     __slots__ = (
@@ -106,13 +107,13 @@ class AsyncHTTP11Connection:
         origin: str,
         keepalive_expiry: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        parser_factory: Callable[[str], HTTP11Parser] = H11Parser,
+        parser_factory: Callable[[str], HTTP11Parser] | None = None,
     ) -> None:
         self._stream = stream
         self._origin = origin
         self._keepalive_expiry = keepalive_expiry
         self._clock = clock
-        self._parser = parser_factory(origin)
+        self._parser = (parser_factory or select_parser())(origin)
         self._state = _NEW
         self._request_count = 0
         self._expire_at: float | None = None

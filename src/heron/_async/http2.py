@@ -28,8 +28,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from typing import cast
 
+from .._backends.asyncio import AsyncioStream
 from .._backends.base import AsyncNetworkStream
 from .._exceptions import (
     PoolTimeout,
@@ -58,6 +60,8 @@ __all__ = ["AsyncHTTP2Connection", "AsyncHTTP2ResponseStream"]
 
 #: Bytes asked for per read: one read may carry frames for many streams.
 READ_SIZE = 256 * 1024
+#: Seconds we give the GOAWAY that h2 queues after the server broke the protocol.
+GOODBYE_TIMEOUT = 1.0
 
 logger = logging.getLogger("heron.http2")
 
@@ -91,6 +95,7 @@ class AsyncHTTP2Connection:
         "_origin",
         "_state",
         "_stream",
+        "_write_shield",
     )
 
     def __init__(
@@ -101,6 +106,14 @@ class AsyncHTTP2Connection:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream
+        # A write cut short by a cancellation would leave half a frame on the wire, so writes
+        # are shielded; except on heron's asyncio streams, which queue a whole write before
+        # they can be cancelled (a shield costs more than the rest of a small write).
+        self._write_shield: Callable[[], AbstractContextManager[object]] = (
+            contextlib.nullcontext
+            if isinstance(stream, AsyncioStream)
+            else AsyncShieldCancellation
+        )
         self._origin = origin
         self._keepalive_expiry = keepalive_expiry
         self._clock = clock
@@ -228,7 +241,14 @@ class AsyncHTTP2Connection:
         timeout: float | None,
     ) -> None:
         if content is None:
-            async for chunk in cast(AsyncByteStream, request.stream):
+            chunks = cast(AsyncByteStream, request.stream).__aiter__()
+            async for chunk in chunks:
+                if stream.ended:
+                    # The server answered already: it wants no more of the body.
+                    aclose = getattr(chunks, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+                    break
                 if chunk:
                     await self._send_data(stream, memoryview(chunk), False, timeout)
             await self._send_data(stream, memoryview(b""), True, timeout)
@@ -274,16 +294,16 @@ class AsyncHTTP2Connection:
     async def _write(self, data: bytes, timeout: float | None) -> None:
         """Write ``data``, then whatever h2 queued meanwhile; the caller set ``writing``.
 
-        A write cut short would leave half a frame on the wire and break every stream, so it
-        is shielded from cancellation (a cancelled writer finishes, then is cancelled). A
-        write error or timeout loses the connection: each request then raises it.
+        A write cut short would leave half a frame on the wire and break every stream, so a
+        cancelled writer finishes, then is cancelled. A write error or timeout loses the
+        connection: each request then raises it.
         """
         state = self._state
         interrupted: BaseException | None = None
         try:
             while True:
                 try:
-                    with AsyncShieldCancellation():
+                    with self._write_shield():
                         await self._stream.write(data, timeout)
                 except BaseException as exc:
                     if isinstance(exc, Exception):
@@ -416,17 +436,17 @@ class AsyncHTTP2Connection:
             if state.failure is None:
                 await self._flush(timeout)
                 return
-        await self._lost(timeout)
+        await self._lost()
 
-    async def _lost(self, timeout: float | None) -> None:
+    async def _lost(self) -> None:
         """The connection is lost (EOF, read error, protocol error): send h2's last words
         (the GOAWAY after a protocol error) unless someone is writing, and close it."""
         with self._lock:
             data = b"" if self._state.writing else self._state.h2.data_to_send()
         if data:
-            # Best effort: the connection is gone either way.
+            # Best effort, and briefly: the connection is gone either way.
             with contextlib.suppress(TransportError), AsyncShieldCancellation():
-                await self._stream.write(data, timeout)
+                await self._stream.write(data, GOODBYE_TIMEOUT)
         await self.aclose()
 
     def _timeout_error(self, phase: str, timeout: float | None) -> Exception:

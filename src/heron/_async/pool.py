@@ -23,6 +23,7 @@ from typing import Self, cast
 from .._backends.auto import AsyncAutoBackend
 from .._backends.base import AsyncNetworkBackend, SocketOption
 from .._exceptions import PoolTimeout, RemoteProtocolError
+from .._http11_parser import HTTP11Parser
 from .._models import Request, Response
 from .._pool_state import (
     ACTIVE,
@@ -62,7 +63,8 @@ class AsyncConnectionPool:
 
     ``max_connections`` caps the connections open at once, ``max_keepalive_connections`` the
     idle ones kept for reuse, ``keepalive_expiry`` how long (seconds) one may stay idle;
-    ``None`` means no limit. The other arguments are passed to each ``AsyncHTTPConnection``.
+    ``None`` means no limit. The other arguments (``parser_factory``: the HTTP/1.1 parser) are
+    passed to each ``AsyncHTTPConnection``.
     ``clock`` measures keep-alive expiry (tests inject one)::
 
         async with AsyncConnectionPool(max_connections=10) as pool:
@@ -85,6 +87,7 @@ class AsyncConnectionPool:
         uds: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        parser_factory: Callable[[str], HTTP11Parser] | None = None,
     ) -> None:
         self._ssl_context = ssl_context
         self._backend = AsyncAutoBackend() if backend is None else backend
@@ -95,6 +98,7 @@ class AsyncConnectionPool:
         self._local_address = local_address
         self._uds = uds
         self._socket_options = None if socket_options is None else list(socket_options)
+        self._parser_factory = parser_factory
         self._lock = AsyncStateLock()
         self._state: PoolState[AsyncHTTPConnection] = PoolState(
             self._create_connection,
@@ -116,6 +120,7 @@ class AsyncConnectionPool:
             local_address=self._local_address,
             uds=self._uds,
             socket_options=self._socket_options,
+            parser_factory=self._parser_factory,
         )
 
     @property

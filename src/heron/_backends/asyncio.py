@@ -233,15 +233,16 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
         if self._closed:
             return
         self._closed = self._eof = True
+        if self._lost:
+            return  # the socket is closed already; the transport must not be touched again
         # abort(), not close(): close() would keep the socket open while unsent data or a TLS
         # close_notify exchange waits on the peer, perhaps forever.
-        self._transport.abort()
-        if not self._lost:
-            waiter = self._lost_waiter = self._loop.create_future()
-            try:
-                await waiter
-            finally:
-                self._lost_waiter = None
+        self._abort()
+        waiter = self._lost_waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._lost_waiter = None
 
     async def start_tls(
         self,
@@ -281,7 +282,16 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
         # After a failed handshake asyncio has closed the raw transport, and connection_lost
         # never reaches this protocol: mark the stream closed here.
         self._closed = self._eof = True
-        self._raw_transport.abort()
+        self._abort()
+
+    def _abort(self) -> None:
+        # Once the socket is closed the transport must be left alone: a selector transport
+        # that closed itself after draining its buffer (close() after the server's EOF) fails
+        # in abort() on its cleared loop (CPython 3.11-3.13: _write_send calls
+        # _call_connection_lost without counting it), and a TLS transport whose raw transport
+        # is gone no longer knows its socket.
+        if self._raw_transport.get_extra_info("socket").fileno() != -1:
+            self._transport.abort()
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":

@@ -19,7 +19,7 @@ from .._config import (
     Proxy,
     UseClientDefault,
 )
-from .._exceptions import TooManyRedirects, request_context
+from .._exceptions import RequestError, TooManyRedirects
 from .._models import Request, Response
 from .._streams import SyncByteStream
 from .._transports.base import BaseTransport
@@ -275,6 +275,11 @@ class Client(BaseClient):
     def _send_handling_auth(
         self, request: Request, auth: Auth, follow_redirects: bool, history: list[Response]
     ) -> Response:
+        if type(auth) is Auth:
+            # Fast path: the base flow sends the request once, as it is, and returns the response.
+            return self._send_handling_redirects(
+                request, follow_redirects=follow_redirects, history=history
+            )
         auth_flow = auth.sync_auth_flow(request)
         try:
             request = auth_flow.__next__()
@@ -339,8 +344,13 @@ class Client(BaseClient):
                 f"{type(request.stream).__name__}: a sync client needs a sync iterator and an "
                 "async client an async iterator (bytes and str work with both)."
             )
-        with request_context(request=request):
+        try:
             response = transport.handle_request(request)
+        except RequestError as exc:
+            # What `request_context` does, as a plain try: a context manager costs microseconds.
+            if exc._request is None:
+                exc._request = request
+            raise
         response.request = request
         if not isinstance(response.stream, SyncByteStream):
             raise RuntimeError(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from .._backends.base import NetworkBackend, NetworkStream, SocketOption
 from .._config import transport_ssl_context
 from .._exceptions import ConnectError, ConnectTimeout, UnsupportedProtocol
+from .._http11_parser import HTTP11Parser
 from .._models import Request, Response
 from .._pool_state import ConnectionNotAvailable, Origin, origin_url
 from .._synchronization import ShieldCancellation
@@ -57,7 +58,8 @@ class HTTPConnection:
     ``ssl_context`` is used for ``https`` (its ALPN protocols say what we offer); ``uds``
     connects to that Unix socket instead of ``host:port``; ``local_address`` binds the local
     side; ``socket_options`` are ``(level, option, value)`` tuples for ``setsockopt``;
-    ``retries`` is how many times a failed connection attempt is retried.
+    ``retries`` is how many times a failed connection attempt is retried; ``parser_factory``
+    makes the HTTP/1.1 parser (``None``: ``select_parser()``'s choice).
     """
 
     __slots__ = (
@@ -71,6 +73,7 @@ class HTTPConnection:
         "_keepalive_expiry",
         "_local_address",
         "_origin",
+        "_parser_factory",
         "_retries",
         "_socket_options",
         "_ssl_context",
@@ -91,6 +94,7 @@ class HTTPConnection:
         uds: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        parser_factory: Callable[[str], HTTP11Parser] | None = None,
     ) -> None:
         self._origin = origin
         #: ``"https://example.org:443"``, for messages and reprs.
@@ -105,6 +109,7 @@ class HTTPConnection:
         self._uds = uds
         self._socket_options = None if socket_options is None else list(socket_options)
         self._clock = clock
+        self._parser_factory = parser_factory
         self._connection: HTTP11Connection | None = None
         self._failed = False
         self._is_closed = False
@@ -173,7 +178,11 @@ class HTTPConnection:
                 stream.close()
             raise
         return HTTP11Connection(
-            stream, self.origin, keepalive_expiry=self._keepalive_expiry, clock=self._clock
+            stream,
+            self.origin,
+            keepalive_expiry=self._keepalive_expiry,
+            clock=self._clock,
+            parser_factory=self._parser_factory,
         )
 
     def _open_stream(self, request: Request, timeout: float | None) -> NetworkStream:

@@ -29,8 +29,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import cast
 
+from .._backends.asyncio import AsyncioStream
 from .._backends.base import NetworkStream
 from .._exceptions import (
     PoolTimeout,
@@ -59,6 +61,8 @@ __all__ = ["HTTP2Connection", "HTTP2ResponseStream"]
 
 #: Bytes asked for per read: one read may carry frames for many streams.
 READ_SIZE = 256 * 1024
+#: Seconds we give the GOAWAY that h2 queues after the server broke the protocol.
+GOODBYE_TIMEOUT = 1.0
 
 logger = logging.getLogger("heron.http2")
 
@@ -92,6 +96,7 @@ class HTTP2Connection:
         "_origin",
         "_state",
         "_stream",
+        "_write_shield",
     )
 
     def __init__(
@@ -102,6 +107,12 @@ class HTTP2Connection:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream
+        # A write cut short by a cancellation would leave half a frame on the wire, so writes
+        # are shielded; except on heron's asyncio streams, which queue a whole write before
+        # they can be cancelled (a shield costs more than the rest of a small write).
+        self._write_shield: Callable[[], AbstractContextManager[object]] = (
+            contextlib.nullcontext if isinstance(stream, AsyncioStream) else ShieldCancellation
+        )
         self._origin = origin
         self._keepalive_expiry = keepalive_expiry
         self._clock = clock
@@ -229,7 +240,14 @@ class HTTP2Connection:
         timeout: float | None,
     ) -> None:
         if content is None:
-            for chunk in cast(SyncByteStream, request.stream):
+            chunks = cast(SyncByteStream, request.stream).__iter__()
+            for chunk in chunks:
+                if stream.ended:
+                    # The server answered already: it wants no more of the body.
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+                    break
                 if chunk:
                     self._send_data(stream, memoryview(chunk), False, timeout)
             self._send_data(stream, memoryview(b""), True, timeout)
@@ -275,16 +293,16 @@ class HTTP2Connection:
     def _write(self, data: bytes, timeout: float | None) -> None:
         """Write ``data``, then whatever h2 queued meanwhile; the caller set ``writing``.
 
-        A write cut short would leave half a frame on the wire and break every stream, so it
-        is shielded from cancellation (a cancelled writer finishes, then is cancelled). A
-        write error or timeout loses the connection: each request then raises it.
+        A write cut short would leave half a frame on the wire and break every stream, so a
+        cancelled writer finishes, then is cancelled. A write error or timeout loses the
+        connection: each request then raises it.
         """
         state = self._state
         interrupted: BaseException | None = None
         try:
             while True:
                 try:
-                    with ShieldCancellation():
+                    with self._write_shield():
                         self._stream.write(data, timeout)
                 except BaseException as exc:
                     if isinstance(exc, Exception):
@@ -417,17 +435,17 @@ class HTTP2Connection:
             if state.failure is None:
                 self._flush(timeout)
                 return
-        self._lost(timeout)
+        self._lost()
 
-    def _lost(self, timeout: float | None) -> None:
+    def _lost(self) -> None:
         """The connection is lost (EOF, read error, protocol error): send h2's last words
         (the GOAWAY after a protocol error) unless someone is writing, and close it."""
         with self._lock:
             data = b"" if self._state.writing else self._state.h2.data_to_send()
         if data:
-            # Best effort: the connection is gone either way.
+            # Best effort, and briefly: the connection is gone either way.
             with contextlib.suppress(TransportError), ShieldCancellation():
-                self._stream.write(data, timeout)
+                self._stream.write(data, GOODBYE_TIMEOUT)
         self.close()
 
     def _timeout_error(self, phase: str, timeout: float | None) -> Exception:

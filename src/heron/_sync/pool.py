@@ -24,6 +24,7 @@ from typing import Self, cast
 from .._backends.auto import AutoBackend
 from .._backends.base import NetworkBackend, SocketOption
 from .._exceptions import PoolTimeout, RemoteProtocolError
+from .._http11_parser import HTTP11Parser
 from .._models import Request, Response
 from .._pool_state import (
     ACTIVE,
@@ -63,7 +64,8 @@ class ConnectionPool:
 
     ``max_connections`` caps the connections open at once, ``max_keepalive_connections`` the
     idle ones kept for reuse, ``keepalive_expiry`` how long (seconds) one may stay idle;
-    ``None`` means no limit. The other arguments are passed to each ``HTTPConnection``.
+    ``None`` means no limit. The other arguments (``parser_factory``: the HTTP/1.1 parser) are
+    passed to each ``HTTPConnection``.
     ``clock`` measures keep-alive expiry (tests inject one)::
 
         with ConnectionPool(max_connections=10) as pool:
@@ -86,6 +88,7 @@ class ConnectionPool:
         uds: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        parser_factory: Callable[[str], HTTP11Parser] | None = None,
     ) -> None:
         self._ssl_context = ssl_context
         self._backend = AutoBackend() if backend is None else backend
@@ -96,6 +99,7 @@ class ConnectionPool:
         self._local_address = local_address
         self._uds = uds
         self._socket_options = None if socket_options is None else list(socket_options)
+        self._parser_factory = parser_factory
         self._lock = StateLock()
         self._state: PoolState[HTTPConnection] = PoolState(
             self._create_connection,
@@ -117,6 +121,7 @@ class ConnectionPool:
             local_address=self._local_address,
             uds=self._uds,
             socket_options=self._socket_options,
+            parser_factory=self._parser_factory,
         )
 
     @property

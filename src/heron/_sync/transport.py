@@ -9,12 +9,13 @@ request to the pool. Proxies are not implemented yet: a transport given one refu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from .._backends.auto import AutoBackend
 from .._backends.base import SocketOption
 from .._config import DEFAULT_LIMITS, Limits, Proxy, transport_ssl_context
 from .._exceptions import ProxyError
+from .._http11_parser import select_parser
 from .._models import Request, Response
 from .._transports.base import BaseTransport
 from .._types import CertTypes, ProxyTypes
@@ -31,8 +32,10 @@ class HTTPTransport(BaseTransport):
     ``trust_env`` lets ``SSL_CERT_FILE``/``SSL_CERT_DIR``/``SSLKEYLOGFILE`` apply, ``limits``
     sizes the pool, ``retries`` retries failed connection attempts (with exponential backoff),
     ``uds`` connects to a Unix socket instead of the URL's host, ``local_address`` binds the
-    local side (``"0.0.0.0"`` for IPv4 only), and ``socket_options`` are passed to
-    ``setsockopt``::
+    local side (``"0.0.0.0"`` for IPv4 only), ``socket_options`` are passed to
+    ``setsockopt``, and ``http1_parser`` (``"h11"`` or ``"httptools"``) forces the HTTP/1.1
+    parser: by default the ``HERON_HTTP1_PARSER`` environment variable picks it, else httptools
+    when installed (``pip install heron[speedups]``), else h11::
 
         transport = heron.HTTPTransport(retries=2, limits=heron.Limits(max_connections=5))
         with heron.Client(transport=transport) as client:
@@ -52,6 +55,8 @@ class HTTPTransport(BaseTransport):
         local_address: str | None = None,
         retries: int = 0,
         socket_options: Iterable[SocketOption] | None = None,
+        *,
+        http1_parser: Literal["h11", "httptools"] | None = None,
     ) -> None:
         if not (http1 or http2):
             raise ValueError(
@@ -75,6 +80,7 @@ class HTTPTransport(BaseTransport):
             local_address=local_address,
             uds=uds,
             socket_options=socket_options,
+            parser_factory=select_parser(http1_parser),
         )
 
     def handle_request(self, request: Request) -> Response:
