@@ -16,11 +16,13 @@ from heron._exceptions import ReadError, RemoteProtocolError, WriteError
 from heron._http2_state import (
     CONNECTION_WINDOW,
     MAX_FRAME_SIZE,
+    MAX_STREAMS,
     STREAM_WINDOW,
     HTTP2ConnectionState,
     HTTP2State,
     HTTP2Stream,
     SlotWaiter,
+    _QuietDataFrame,
     error_code_name,
     request_headers,
     response_head,
@@ -216,10 +218,10 @@ def test_server_settings_set_the_stream_limit() -> None:
     assert pair.state.settings_received
 
 
-def test_settings_without_a_limit_mean_unlimited_streams() -> None:
+def test_settings_without_a_limit_allow_our_own_maximum() -> None:
     pair = Pair()
     pair.start()
-    assert pair.state.max_streams == pair.server.local_settings.max_concurrent_streams
+    assert pair.state.max_streams == MAX_STREAMS == 1000
 
 
 def test_later_settings_change_the_limit_and_grant_queued_slots() -> None:
@@ -749,6 +751,32 @@ def test_h2_forgets_closed_streams_every_so_often() -> None:
         state.close_stream(stream)
     assert not state.h2.streams
     assert state.h2.open_outbound_streams == 0
+
+
+def test_received_data_is_not_hex_encoded_for_h2s_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hyperframe.frame
+
+    encoded: list[int] = []
+    original = hyperframe.frame._raw_data_repr
+
+    def record(data: bytes | None) -> str:
+        encoded.append(len(data or b""))
+        return original(data)
+
+    monkeypatch.setattr(hyperframe.frame, "_raw_data_repr", record)
+    pair = Pair()
+    pair.start()
+    stream = pair.open()
+    pair.to_server()
+    pair.server.send_headers(stream.stream_id, [(b":status", b"200")])
+    pair.server.send_data(stream.stream_id, b"x" * 100_000, end_stream=True)
+    pair.to_client()
+    assert pair.state.next_chunk(stream) == b"x" * 100_000
+    assert max(encoded) < 1000  # the header block only
+    assert (
+        repr(_QuietDataFrame(1, data=b"abc"))
+        == "_QuietDataFrame(stream_id=1, flags=[]): <3 bytes>"
+    )
 
 
 def test_stream_repr() -> None:

@@ -217,7 +217,10 @@ class Cookies(MutableMapping[str, str]):
         return (cookie.name for cookie in self.jar)
 
     def __bool__(self) -> bool:
-        for _ in self.jar:
+        jar = self.jar
+        if type(jar) is CookieJar and not jar._cookies:  # type: ignore[attr-defined]
+            return False  # Fast path: the standard jar keeps its cookies in `_cookies`.
+        for _ in jar:
             return True
         return False
 

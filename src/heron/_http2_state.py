@@ -45,7 +45,8 @@ The connection::
     NEW        the first request: preface and SETTINGS queued     ACTIVE
     ACTIVE     the last stream closes                             IDLE
     IDLE       a stream opens                                     ACTIVE
-    ACTIVE     GOAWAY received: no new streams                    DRAINING
+    ACTIVE     GOAWAY received, or stream ids used up: no new     DRAINING
+    or IDLE    streams (those open may finish)
     any        EOF, read or write error, protocol error, close()  CLOSED
 """
 
@@ -64,7 +65,7 @@ import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 from hpack import NeverIndexedHeaderTuple
-from hyperframe.frame import Frame, GoAwayFrame
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
 from ._exceptions import ReadError, RemoteProtocolError
 from ._pool_state import ConnectionNotAvailable
@@ -72,6 +73,7 @@ from ._pool_state import ConnectionNotAvailable
 __all__ = [
     "CONNECTION_WINDOW",
     "MAX_FRAME_SIZE",
+    "MAX_STREAMS",
     "STREAM_WINDOW",
     "HTTP2ConnectionState",
     "HTTP2State",
@@ -93,6 +95,9 @@ CONNECTION_WINDOW: Final = 1024 * 1024 * 1024
 MAX_FRAME_SIZE: Final = 1024 * 1024
 #: Our SETTINGS_MAX_HEADER_LIST_SIZE: response heads larger than this are refused.
 MAX_HEADER_LIST_SIZE: Final = 256 * 1024
+#: The most requests one connection carries at once, whatever the server allows (servers that
+#: set no limit allow any number).
+MAX_STREAMS: Final = 1000
 #: Tell h2 to forget its closed streams after this many of ours have closed.
 _CULL_EVERY: Final = 64
 
@@ -196,8 +201,27 @@ def response_head(
     return int(status), headers
 
 
+class _QuietDataFrame(DataFrame):
+    """A DATA frame whose ``repr()`` does not hex-encode its payload."""
+
+    def _body_repr(self) -> str:
+        return f"<{len(self.data)} bytes>"
+
+
 class _H2Connection(h2.connection.H2Connection):
-    """h2's client connection with the two changes heron needs."""
+    """h2's client connection with the changes heron needs."""
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self._frame_dispatch_table[_QuietDataFrame] = self._receive_data_frame
+
+    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
+        # h2 takes repr(frame) of every frame it receives, for a log call that does nothing,
+        # and hyperframe's repr of a DATA frame hex-encodes the whole payload: that costs
+        # more than all the rest of receiving a large body.
+        if frame.__class__ is DataFrame:
+            frame.__class__ = _QuietDataFrame
+        return super()._receive_frame(frame)
 
     @property
     def open_outbound_streams(self) -> int:
@@ -620,7 +644,7 @@ class HTTP2State:
         if codes.MAX_CONCURRENT_STREAMS in changed or first:
             # (The first SETTINGS frame sets the limit even when it omits it: unlimited.)
             self.settings_received = True
-            self.max_streams = self.h2.remote_settings.max_concurrent_streams
+            self.max_streams = min(self.h2.remote_settings.max_concurrent_streams, MAX_STREAMS)
             self._grant_slots()
         if codes.INITIAL_WINDOW_SIZE in changed or first:
             self._window_opened(0)

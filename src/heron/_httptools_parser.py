@@ -128,7 +128,8 @@ class _Callbacks:
             raise _Overrun
 
     def on_status(self, status: bytes) -> None:
-        self.reason = status
+        # Called once per read the reason phrase spans.
+        self.reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.head_complete:
@@ -414,7 +415,6 @@ class HttptoolsParser(RequestWriter):
         elif callbacks.transfer_encodings:
             self._state = _CHUNKED
             self._stalled = 0
-            self._tail = b""
         elif callbacks.content_length is not None:
             length = int(callbacks.content_length)  # digits only: llhttp checked
             if length:
@@ -497,6 +497,7 @@ class HttptoolsParser(RequestWriter):
             self._llhttp = httptools.HttpResponseParser(callbacks)
         callbacks.reset()
         self._state = _HEAD
+        self._tail = b""
         self._sent = False
         self._request_ended = False
         self._received = False

@@ -253,7 +253,7 @@ class Request:
 
         # RFC 9110 section 7.2: a user agent SHOULD send Host as the first header. (Put in
         # place directly: the entry is built from a parsed URL, so it needs no validation.)
-        if target.host and "host" not in self.headers:
+        if target._uri_reference.host and "host" not in self.headers:
             self.headers._list.insert(0, (b"Host", b"host", target.netloc))
         if cookies:
             Cookies(cookies).set_cookie_header(self)
@@ -688,10 +688,22 @@ class Response:
     def read(self) -> bytes:
         """Read the whole body into memory (decoded) and close the response."""
         if self._content is None:
-            # Fast path: without a content coding the raw chunks are the content.
-            chunks = self.iter_raw() if self._content_decoder() is None else self.iter_bytes()
-            self._content = b"".join(chunks)
+            if self._content_decoder() is None:
+                # Fast path: without a content coding the raw chunks are the content.
+                self._content = self._read_raw()
+            else:
+                self._content = b"".join(self.iter_bytes())
         return self._content
+
+    def _read_raw(self) -> bytes:
+        """``iter_raw()`` joined, for ``read()``."""
+        stream = self._claim_stream(_is_sync_stream, _SYNC_ON_ASYNC_STREAM)
+        chunks = []
+        for raw in stream:  # type: ignore[union-attr]
+            self._num_bytes_downloaded += len(raw)
+            chunks.append(raw)
+        self.close()
+        return b"".join(chunks)
 
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body as it arrives, without content decoding (gzip stays gzip)."""

@@ -144,7 +144,17 @@ class ParseResult:
     when present but empty ("http://a/?").
     """
 
-    __slots__ = ("_str", "fragment", "host", "path", "port", "query", "scheme", "userinfo")
+    __slots__ = (
+        "_netloc",
+        "_str",
+        "fragment",
+        "host",
+        "path",
+        "port",
+        "query",
+        "scheme",
+        "userinfo",
+    )
 
     def __init__(
         self,
@@ -164,13 +174,17 @@ class ParseResult:
         self.query = query
         self.fragment = fragment
         self._str: str | None = None
+        self._netloc: str | None = None
 
     @property
     def netloc(self) -> str:
-        host = self.host or ""
-        if ":" in host:
-            host = f"[{host}]"
-        return host if self.port is None else f"{host}:{self.port}"
+        # Computed once: every request puts it in its Host header.
+        if self._netloc is None:
+            host = self.host or ""
+            if ":" in host:
+                host = f"[{host}]"
+            self._netloc = host if self.port is None else f"{host}:{self.port}"
+        return self._netloc
 
     @property
     def authority(self) -> str:
@@ -201,12 +215,31 @@ class ParseResult:
         return f"ParseResult({str(self)!r})"
 
 
+# URLs parsed so far, by their text. A program requests the same few URLs over and over, and a
+# ParseResult never changes, so one serves them all (urllib.parse caches its splits too).
+# Emptied when full: a program that moves on to other URLs gets them cached in turn.
+_PARSED: dict[str, ParseResult] = {}
+_PARSED_CACHE_SIZE: Final = 128
+
+
 def urlparse(url: str) -> ParseResult:
     """Parse an absolute URL or a relative reference.
 
     Leading and trailing spaces are dropped; control characters anywhere are an error.
     Raises ``InvalidURL`` naming the part that is wrong.
     """
+    if type(url) is not str:
+        return _parse_url(url)  # a str subclass: not cached
+    parsed = _PARSED.get(url)
+    if parsed is None:
+        parsed = _parse_url(url)
+        if len(_PARSED) >= _PARSED_CACHE_SIZE:
+            _PARSED.clear()
+        _PARSED[url] = parsed
+    return parsed
+
+
+def _parse_url(url: str) -> ParseResult:
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL(
             f"URL too long: {len(url)} characters. "

@@ -307,8 +307,9 @@ class HTTP2Connection:
                 except BaseException as exc:
                     if isinstance(exc, Exception):
                         raise
-                    # Cancelled by asyncio's task.cancel(), which no shield holds back: the
-                    # backend has taken the bytes already. Send the rest, then give up.
+                    # Cancelled during an unshielded write (an asyncio stream's, or by a plain
+                    # task.cancel(), which no shield holds back): the stream has taken the
+                    # whole write already. Send what others queued, then give up.
                     interrupted = exc
                 with self._lock:
                     data = state.h2.data_to_send() if state.failure is None else b""
