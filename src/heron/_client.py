@@ -61,6 +61,10 @@ FOLLOWABLE_SCHEMES = frozenset({"http", "https"})
 
 EventHooks = Mapping[str, list[Callable[..., Any]]]
 
+# Bounds of each client's cache of merged request URLs (emptied when full).
+_MERGED_URLS_CACHE_SIZE: Final = 128
+_MERGED_URL_MAX_LENGTH: Final = 2048
+
 #: The auth of a request sent without authentication. (Stateless, so one serves every request.)
 _NO_AUTH: Final = Auth()
 
@@ -123,7 +127,7 @@ class BaseClient:
         default_encoding: str | Callable[[bytes], str] = "utf-8",
     ) -> None:
         event_hooks = {} if event_hooks is None else event_hooks
-        self._base_url = _enforce_trailing_slash(URL(base_url))
+        self.base_url = base_url
         self._auth = build_auth(auth)
         self._params = QueryParams(params)
         self.headers = Headers(headers)
@@ -187,6 +191,9 @@ class BaseClient:
     @base_url.setter
     def base_url(self, url: URLTypes) -> None:
         self._base_url = _enforce_trailing_slash(URL(url))
+        # Request URLs merged with this base_url, by their text: a client requests the same few
+        # URLs over and over, and joining one costs more than the rest of building a request.
+        self._merged_urls: dict[str, URL] = {}
 
     @property
     def headers(self) -> Headers:
@@ -274,13 +281,20 @@ class BaseClient:
 
     def _merge_url(self, url: URLTypes) -> URL:
         """Join a relative URL to ``base_url`` by appending its path (never replacing it)."""
-        merge_url = URL(url)
-        if merge_url.is_relative_url:
+        merged = self._merged_urls.get(url) if type(url) is str else None
+        if merged is not None:
+            return merged  # Fast path: merged before (URLs are immutable).
+        merged = URL(url)
+        if merged.is_relative_url:
             # RFC 3986 joining would drop the base path for "/items"; requests and httpx users
             # expect base_url="https://host/api" + "/items" to give "https://host/api/items".
-            raw_path = self._base_url.raw_path + merge_url.raw_path.lstrip(b"/")
-            return self._base_url.copy_with(raw_path=raw_path, fragment=merge_url.fragment or None)
-        return merge_url
+            raw_path = self._base_url.raw_path + merged.raw_path.lstrip(b"/")
+            merged = self._base_url.copy_with(raw_path=raw_path, fragment=merged.fragment or None)
+        if type(url) is str and len(url) <= _MERGED_URL_MAX_LENGTH:
+            if len(self._merged_urls) >= _MERGED_URLS_CACHE_SIZE:
+                self._merged_urls.clear()
+            self._merged_urls[url] = merged
+        return merged
 
     def _merge_headers(self, headers: HeaderTypes | None) -> Headers:
         if headers is None:

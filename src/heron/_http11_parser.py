@@ -9,10 +9,10 @@ The HTTP/1.1 driver (``_async/http11.py``) talks to a parser only through the sm
   chunked, or read until the connection closes) and refuses malformed heads and bodies.
 - Request heads are serialized here (``RequestWriter``, which both parsers share) rather than
   by h11: building the bytes directly costs a fraction of h11's event validation plus writer.
-  The checks h11 makes are made here too: the
-  method is a token, the request-target visible ASCII, header names are tokens, values hold no
-  NUL, CR, LF, VT or FF and no surrounding whitespace, there is exactly one Host, one
-  consistent Content-Length, and no Transfer-Encoding but ``chunked``.
+  The checks h11 makes are made here too: the method is a token, the request-target visible
+  ASCII, header names are tokens, values hold no NUL, CR, LF, VT or FF and no surrounding
+  whitespace, there is exactly one Host, one consistent Content-Length, and no
+  Transfer-Encoding but ``chunked``.
 - h11 still has to know that a request went out, to parse its response. It is told with a
   stand-in request event that carries only what its state machine reads (whether the method is
   HEAD or CONNECT, ``Connection: close``, ``Upgrade``), built once at import, followed at once

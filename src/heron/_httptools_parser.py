@@ -177,7 +177,7 @@ class HttptoolsParser(RequestWriter):
         "_error",
         "_events",
         "_head_size",
-                "_keep_alive",
+        "_keep_alive",
         "_llhttp",
         "_method",
         "_origin",
@@ -480,9 +480,14 @@ class HttptoolsParser(RequestWriter):
         return (
             self._request_ended
             and self._state is _DONE
+            # Every event taken: the whole response may have been parsed from one read, but a
+            # response closed before its body was read leaves the connection unusable, as h11
+            # does.
+            and not self._events
             and self._keep_alive
             and not self._overrun
             and not self._eof
+            and not self._data
         )
 
     def start_next_cycle(self) -> None:

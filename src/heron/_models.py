@@ -252,7 +252,8 @@ class Request:
         self._content = None
 
         # RFC 9110 section 7.2: a user agent SHOULD send Host as the first header. (Put in
-        # place directly: the entry is built from a parsed URL, so it needs no validation.)
+        # place directly: the entry is built from a parsed URL, so it needs no validation. The
+        # parsed host is tested rather than `.host`, which would decode an IDNA name.)
         if target._uri_reference.host and "host" not in self.headers:
             self.headers._list.insert(0, (b"Host", b"host", target.netloc))
         if cookies:

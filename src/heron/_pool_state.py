@@ -17,6 +17,15 @@ A connection can carry ``capacity`` requests at once: 1 for HTTP/1.1, the server
 ``MAX_CONCURRENT_STREAMS`` for HTTP/2 (``set_capacity``). So "available" (it has a free slot)
 is not "idle" (it has no request at all).
 
+Settling: whether a new connection carries one request or many is only known once it is open
+(ALPN picks HTTP/1.1 or HTTP/2; the server's SETTINGS say how many streams). For an origin
+where it may carry many (``may_multiplex(origin)``), the first new connection is opened
+*settling*: the origin's next requests are ``held`` until it settles (``set_capacity``, or a
+release) rather than each opening a connection of its own, so a hundred concurrent requests to
+an HTTP/2 server make one connection. When it settles, the held tickets take its free slots;
+the rest go on as if they had just arrived. Once a connection of the origin settles at one
+request at a time (HTTP/1.1), its next connections are opened without holding anyone.
+
 Per origin: ``idle`` connections (a dict used as a LIFO stack, so warm connections are reused
 and cold ones age out), ``shared`` ones (busy but with a free slot: HTTP/2), and ``waiters``
 (FIFO). Across origins: ``_idle_lru``, every idle connection oldest first, and ``_waiters``,
@@ -28,9 +37,10 @@ time and the expired ones are exactly at its head. Each ``acquire`` first closes
 stops at the first one still fresh), so an idle connection is never handed out expired.
 
 Invariants (checked by tests/pool_state): connections <= ``max_connections``; idle <=
-``max_keepalive_connections``; a ticket waits only while the pool is full and nothing is idle;
-no ticket waits while a connection of its origin has a free slot; every connection slot taken
-is given back exactly once.
+``max_keepalive_connections``; a ticket waits only while the pool is full and nothing is idle,
+or (held) while a settling connection of its origin is being opened; no ticket waits while a
+connection of its origin has a free slot; every connection slot taken is given back exactly
+once.
 
 Tickets::
 
@@ -42,10 +52,16 @@ Tickets::
     (new)               acquire: room under max_connections, or    OPENING (a NEW entry)
                         an idle connection of another origin to
                         evict (the least recently used one)
+    (new)               acquire: a settling connection of the      WAITING (held)
+                        origin is being opened
     (new)               acquire: the pool is full, nothing idle    WAITING
     (new)               acquire(start=True) served at once         ACTIVE
     WAITING             release of a connection of its origin      ASSIGNED  (woken)
     WAITING             a connection closed, freeing a slot        OPENING   (woken)
+    WAITING (held)      the settling connection settles or closes  ASSIGNED, OPENING (woken)
+                                                                   or WAITING
+    WAITING             wait_timed_out: held, and there is room    OPENING
+    WAITING             wait_timed_out otherwise                   DONE
     ASSIGNED, OPENING   start: the request is about to be sent     ACTIVE
     WAITING             close (the pool)                           CLOSED    (woken)
     any                 release                                    DONE
@@ -53,10 +69,13 @@ Tickets::
 Connections (``Entry.status``)::
 
     (new)               acquire (room or eviction)                 NEW (BUSY when
-                                                                   acquired with start=True)
+                                                                   acquired with start=True;
+                                                                   settling if it may carry
+                                                                   several requests)
     NEW                 start of its ticket                        BUSY
     NEW                 release before start (never connected)     CLOSED
     BUSY, IDLE          a ticket takes a slot                      BUSY
+    BUSY                set_capacity                               BUSY, settled
     BUSY                release, reusable, no request left         IDLE, or CLOSED when
                                                                    another origin is waiting
                                                                    or over keep-alive limits
@@ -193,7 +212,15 @@ StateLock: Final = threading.Lock
 class Entry(Generic[C]):
     """The pool's record of one connection."""
 
-    __slots__ = ("active", "capacity", "connection", "idle_since", "origin", "status")
+    __slots__ = (
+        "active",
+        "capacity",
+        "connection",
+        "idle_since",
+        "origin",
+        "settling",
+        "status",
+    )
 
     def __init__(self, connection: C, origin: Hashable) -> None:
         self.connection = connection
@@ -203,6 +230,9 @@ class Entry(Generic[C]):
         self.active = 0
         #: How many requests it can carry at once: 1 until told otherwise (HTTP/2).
         self.capacity = 1
+        #: Opened for an origin where it may carry several requests, and not settled yet:
+        #: the origin's next requests wait for it (see the module docstring).
+        self.settling = False
         self.idle_since = 0.0
 
     def __repr__(self) -> str:
@@ -273,14 +303,21 @@ _NO_ACTIONS: Final[Actions[Any]] = Actions()
 class _Origin(Generic[C]):
     """The per-origin part of the state."""
 
-    __slots__ = ("connections", "idle", "shared", "waiters")
+    __slots__ = ("connections", "held", "idle", "multiplex", "settling", "shared", "waiters")
 
-    def __init__(self) -> None:
+    def __init__(self, multiplex: bool) -> None:
         #: Idle entries; insertion order = idle order, so ``popitem()`` gives the warmest.
         self.idle: dict[Entry[C], None] = {}
         #: Busy entries with a free slot (HTTP/2).
         self.shared: dict[Entry[C], None] = {}
+        #: Tickets waiting for room in the pool (also in ``PoolState._waiters``).
         self.waiters: OrderedDict[Ticket[C], None] = OrderedDict()
+        #: Tickets waiting for ``settling`` to settle (only here).
+        self.held: OrderedDict[Ticket[C], None] = OrderedDict()
+        #: The entry being opened settling, if any.
+        self.settling: Entry[C] | None = None
+        #: A new connection may carry several requests: open it settling.
+        self.multiplex = multiplex
         #: Live entries of this origin, whatever their status.
         self.connections = 0
 
@@ -291,7 +328,9 @@ class PoolState(Generic[C]):
     ``connection_factory(origin)`` makes the (not yet connected) connection for a new entry:
     it must not do I/O. ``max_keepalive_connections`` caps idle connections,
     ``keepalive_expiry`` is in seconds of ``clock()``, which must never go backwards.
-    ``None`` disables a limit.
+    ``None`` disables a limit. ``may_multiplex(origin)`` says whether a new connection to
+    ``origin`` may carry several requests at once (HTTP/2 may be negotiated): its new
+    connections are then opened settling.
     """
 
     def __init__(
@@ -302,8 +341,10 @@ class PoolState(Generic[C]):
         max_keepalive_connections: int | None = None,
         keepalive_expiry: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        may_multiplex: Callable[[Any], bool] | None = None,
     ) -> None:
         self._factory = connection_factory
+        self._may_multiplex = may_multiplex
         self._max_connections = max_connections
         self._max_idle = max_keepalive_connections
         if max_connections is not None and (
@@ -316,6 +357,8 @@ class PoolState(Generic[C]):
         self._entries: dict[Entry[C], None] = {}
         self._idle_lru: OrderedDict[Entry[C], None] = OrderedDict()
         self._waiters: OrderedDict[Ticket[C], None] = OrderedDict()
+        #: Tickets held for a settling connection, across origins.
+        self._held = 0
         #: Tickets holding a connection slot (ASSIGNED, OPENING or ACTIVE).
         self._requests = 0
         self._closed = False
@@ -339,8 +382,8 @@ class PoolState(Generic[C]):
 
     @property
     def queued(self) -> int:
-        """Requests waiting for a connection."""
-        return len(self._waiters)
+        """Requests waiting for a connection (for room in the pool, or held)."""
+        return len(self._waiters) + self._held
 
     @property
     def total(self) -> int:
@@ -356,7 +399,7 @@ class PoolState(Generic[C]):
         """``"Requests: 2 active, 1 queued | Connections: 2 active, 1 idle"``: for reprs."""
         idle = len(self._idle_lru)
         return (
-            f"Requests: {self._requests} active, {len(self._waiters)} queued | "
+            f"Requests: {self._requests} active, {len(self._waiters) + self._held} queued | "
             f"Connections: {len(self._entries) - idle} active, {idle} idle"
         )
 
@@ -387,7 +430,10 @@ class PoolState(Generic[C]):
         ticket: Ticket[C] = Ticket(origin, fresh)
         record = self._origins.get(origin)
         if record is None:
-            record = self._origins[origin] = _Origin()
+            may_multiplex = self._may_multiplex
+            record = self._origins[origin] = _Origin(
+                may_multiplex is not None and may_multiplex(origin)
+            )
         elif not fresh:
             # Fast path: reuse. An HTTP/2 connection with a free slot first, so idle ones can
             # age out; then the most recently idle one, whose socket is the most likely alive.
@@ -408,15 +454,20 @@ class PoolState(Generic[C]):
                 ticket.entry = entry
                 self._requests += 1
                 return ticket, self._take_actions()
-        if self._max_connections is None or len(self._entries) < self._max_connections:
-            self._open(ticket, record, start)
+        if record.settling is not None:
+            # A new connection of the origin may carry this request too: wait for it to
+            # settle. (A fresh ticket too: that connection is new, so known to be alive.)
+            record.held[ticket] = None
+            self._held += 1
+        elif self._max_connections is None or len(self._entries) < self._max_connections:
+            self._open(ticket, record, start, record.multiplex)
         elif lru:
             # Full, but a connection sits idle (of another origin, or any when fresh): close
             # the least recently used one to make room.
             self._drop(next(iter(lru)), grant=False)
             # (When fresh, that may have been this origin's last entry, and its record gone.)
             record = self._origins.setdefault(origin, record)
-            self._open(ticket, record, start)
+            self._open(ticket, record, start, record.multiplex)
         else:
             record.waiters[ticket] = None
             self._waiters[ticket] = None
@@ -431,19 +482,27 @@ class PoolState(Generic[C]):
             if entry.status == NEW:
                 entry.status = BUSY
 
-    def release(self, ticket: Ticket[C], reusable: bool = True) -> Actions[C]:
+    def release(
+        self, ticket: Ticket[C], reusable: bool = True, capacity: int | None = None
+    ) -> Actions[C]:
         """The ticket's request is over: give back what it held. Safe to call twice.
 
         ``reusable`` says whether the connection can take more requests (it is alive and its
         protocol state is clean). A connection assigned but never started is given back as it
         is unless ``reusable`` is false; a new one never started is closed (it never connected).
+        ``capacity``, when given, is how many requests the connection can carry now, as for
+        ``set_capacity``.
         """
         status = ticket.status
         if status == WAITING:
             ticket.status = DONE
-            del self._waiters[ticket]
             record = self._origins[ticket.origin]
-            del record.waiters[ticket]
+            if ticket in record.held:
+                del record.held[ticket]
+                self._held -= 1
+            else:
+                del self._waiters[ticket]
+                del record.waiters[ticket]
             self._forget_if_unused(ticket.origin, record)
             return _NO_ACTIONS
         if status in (DONE, CLOSED):
@@ -457,6 +516,8 @@ class PoolState(Generic[C]):
             # The pool was closed under it.
             return _NO_ACTIONS
         entry.active -= 1
+        if capacity is not None:
+            entry.capacity = capacity
         if status == OPENING or not reusable or entry.status == DRAINING:
             if entry.active == 0:
                 self._drop(entry)
@@ -469,11 +530,29 @@ class PoolState(Generic[C]):
         return self._take_actions()
 
     def set_capacity(self, entry: Entry[C], capacity: int) -> Actions[C]:
-        """The connection can now carry ``capacity`` requests at once (HTTP/2 settings)."""
+        """The connection can now carry ``capacity`` requests at once (HTTP/2 settings; 1 for
+        HTTP/1.1). A settling connection that is busy settles: see the module docstring."""
         entry.capacity = capacity
         if entry.status == BUSY:
             self._make_available(entry)
         return self._take_actions()
+
+    def wait_timed_out(self, ticket: Ticket[C]) -> Actions[C]:
+        """A waiting ticket ran out of time (its pool timeout).
+
+        Held for a settling connection, it opens a connection of its own if there is room
+        (``OPENING``: the caller goes on with it); otherwise it leaves (``DONE``: the caller
+        raises its timeout). A ticket handed a connection meanwhile is left as it is.
+        """
+        if ticket.status != WAITING:
+            return _NO_ACTIONS
+        record = self._origins[ticket.origin]
+        if ticket in record.held and self._has_room():
+            del record.held[ticket]
+            self._held -= 1
+            self._open_with_room(ticket, record, settle=False)
+            return self._take_actions()
+        return self.release(ticket)
 
     def close(self) -> Actions[C]:
         """Close the pool: every connection is to be closed and every waiter woken (CLOSED)."""
@@ -484,6 +563,11 @@ class PoolState(Generic[C]):
         for ticket in self._waiters:
             ticket.status = CLOSED
             self._waking(ticket)
+        for record in self._origins.values():
+            for ticket in record.held:
+                ticket.status = CLOSED
+                self._waking(ticket)
+        self._held = 0
         self._entries.clear()
         self._idle_lru.clear()
         self._waiters.clear()
@@ -512,9 +596,31 @@ class PoolState(Generic[C]):
         self._out = None
         return actions
 
-    def _open(self, ticket: Ticket[C], record: _Origin[C], start: bool = False) -> None:
+    def _has_room(self) -> bool:
+        """A connection can be opened: under ``max_connections``, or by evicting an idle one."""
+        max_connections = self._max_connections
+        return (
+            max_connections is None or len(self._entries) < max_connections or bool(self._idle_lru)
+        )
+
+    def _open_with_room(self, ticket: Ticket[C], record: _Origin[C], settle: bool) -> None:
+        """Open a connection for a ticket that was waiting (``_has_room()`` holds): under
+        ``max_connections``, or in place of the least recently used idle one."""
+        max_connections = self._max_connections
+        if max_connections is not None and len(self._entries) >= max_connections:
+            # (Perhaps of the ticket's origin, when it is fresh: never its last connection,
+            # since a settling one is open, or has just settled.)
+            self._drop(next(iter(self._idle_lru)), grant=False)
+        self._open(ticket, record, settle=settle)
+
+    def _open(
+        self, ticket: Ticket[C], record: _Origin[C], start: bool = False, settle: bool = False
+    ) -> None:
         entry: Entry[C] = Entry(self._factory(ticket.origin), ticket.origin)
         entry.active = 1
+        if settle:
+            entry.settling = True
+            record.settling = entry
         self._entries[entry] = None
         record.connections += 1
         if start:
@@ -526,16 +632,33 @@ class PoolState(Generic[C]):
         self._requests += 1
 
     def _make_available(self, entry: Entry[C]) -> None:
-        """``entry`` has a free slot: hand it to its origin's waiters, else idle or close it."""
+        """``entry`` has a free slot: hand it to its origin's waiters, else idle or close it.
+        A settling entry settles here."""
         record = self._origins[entry.origin]
-        while record.waiters and entry.active < entry.capacity:
-            waiter, _ = record.waiters.popitem(last=False)
-            del self._waiters[waiter]
+        settled = entry.settling
+        if settled:
+            entry.settling = False
+            record.settling = None
+            if entry.capacity <= 1:
+                # One request at a time (HTTP/1.1): the origin's next connections are opened
+                # without holding anyone.
+                record.multiplex = False
+        waiters = record.waiters
+        held = record.held
+        while (waiters or held) and entry.active < entry.capacity:
+            if waiters:
+                waiter, _ = waiters.popitem(last=False)
+                del self._waiters[waiter]
+            else:
+                waiter, _ = held.popitem(last=False)
+                self._held -= 1
             entry.active += 1
             waiter.status = ASSIGNED
             waiter.entry = entry
             self._requests += 1
             self._waking(waiter)
+        if settled and held:
+            self._dispatch_held(record)
         if entry.active == 0:
             if record.shared:
                 record.shared.pop(entry, None)
@@ -572,6 +695,11 @@ class PoolState(Generic[C]):
             del self._idle_lru[entry]
         else:
             record.shared.pop(entry, None)
+        settling = entry.settling
+        if settling:
+            # Closed before it settled (it failed, or was given up): the held tickets go on.
+            entry.settling = False
+            record.settling = None
         entry.status = CLOSED
         del self._entries[entry]
         record.connections -= 1
@@ -581,10 +709,33 @@ class PoolState(Generic[C]):
             waiter, _ = self._waiters.popitem(last=False)
             waiter_record = self._origins[waiter.origin]
             del waiter_record.waiters[waiter]
-            self._open(waiter, waiter_record)
+            self._open(waiter, waiter_record, settle=self._settles(waiter_record))
             self._waking(waiter)
+        if settling and record.held:
+            self._dispatch_held(record)
+
+    @staticmethod
+    def _settles(record: _Origin[C]) -> bool:
+        """Whether the origin's next new connection is opened settling."""
+        return record.multiplex and record.settling is None
+
+    def _dispatch_held(self, record: _Origin[C]) -> None:
+        """The connection that ``record``'s held tickets waited for settled with no slot left
+        for them, or closed: they go on as if they had just arrived. The first opens the next
+        settling connection (the others are held for it) or its own; without room, they
+        wait for it."""
+        held = record.held
+        while held and record.settling is None:
+            ticket, _ = held.popitem(last=False)
+            self._held -= 1
+            if self._has_room():
+                self._open_with_room(ticket, record, record.multiplex)
+                self._waking(ticket)
+            else:
+                record.waiters[ticket] = None
+                self._waiters[ticket] = None
 
     def _forget_if_unused(self, origin: Hashable, record: _Origin[C]) -> None:
         # Keeps the origin table from growing without bound in a client that visits many hosts.
-        if not record.connections and not record.waiters:
+        if not record.connections and not record.waiters and not record.held:
             del self._origins[origin]

@@ -217,25 +217,29 @@ class ParseResult:
 
 # URLs parsed so far, by their text. A program requests the same few URLs over and over, and a
 # ParseResult never changes, so one serves them all (urllib.parse caches its splits too).
-# Emptied when full: a program that moves on to other URLs gets them cached in turn.
+# Emptied when full: a program that moves on to other URLs gets them cached in turn. Long URLs
+# (a query carrying data) are not kept, so the cache stays small.
 _PARSED: dict[str, ParseResult] = {}
 _PARSED_CACHE_SIZE: Final = 128
+_PARSED_MAX_LENGTH: Final = 2048
 
 
 def urlparse(url: str) -> ParseResult:
     """Parse an absolute URL or a relative reference.
 
     Leading and trailing spaces are dropped; control characters anywhere are an error.
-    Raises ``InvalidURL`` naming the part that is wrong.
+    Raises ``InvalidURL`` naming the part that is wrong. A text parsed recently gives the same
+    ``ParseResult`` again.
     """
     if type(url) is not str:
         return _parse_url(url)  # a str subclass: not cached
     parsed = _PARSED.get(url)
     if parsed is None:
         parsed = _parse_url(url)
-        if len(_PARSED) >= _PARSED_CACHE_SIZE:
-            _PARSED.clear()
-        _PARSED[url] = parsed
+        if len(url) <= _PARSED_MAX_LENGTH:
+            if len(_PARSED) >= _PARSED_CACHE_SIZE:
+                _PARSED.clear()
+            _PARSED[url] = parsed
     return parsed
 
 

@@ -6,6 +6,8 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
+import h2.events
+import h2.settings
 import pytest
 
 import heron
@@ -13,8 +15,11 @@ from heron._backends.auto import AsyncAutoBackend
 from heron._backends.mock import AsyncMockBackend, AsyncMockStream
 from heron._pool_state import ConnectionNotAvailable
 from heron._synchronization import AsyncEvent
+from tests.h2_helpers import HELLO, AsyncH2ServerStream, AsyncTaskGroup, H2Server
 from tests.pool_helpers import AsyncConnectionPool, AsyncPoolByteStream
 from tests.pool_helpers import AsyncPoolModule as pool_module
+
+MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 
 
 def ok(body: bytes = b"Hello", headers: bytes = b"") -> bytes:
@@ -359,8 +364,10 @@ async def test_consumed_one_shot_body_is_not_retried() -> None:
     dead = AsyncMockStream([ok(b"one")])
     pool, backend = make_pool([dead, AsyncMockStream([ok(b"two")])])
     await fetch(pool)
-    with pytest.raises(heron.RemoteProtocolError, match="closed the kept-alive connection"):
+    with pytest.raises(heron.RemoteProtocolError, match="did not process the request") as info:
         await fetch(pool, request(method="POST", content=body()))
+    assert "already consumed" in str(info.value)
+    assert "kept-alive connection to http://example.org:80 was closed" in str(info.value)
     assert len(backend.connects) == 1
     assert "Requests: 0 active" in repr(pool)
 
@@ -369,11 +376,13 @@ async def test_consumed_one_shot_body_is_not_retried() -> None:
 async def test_retry_happens_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
     class Unavailable:
         origin = "http://example.org:80"
+        multiplexed = False
+        max_concurrent_streams = 1
 
         async def handle_async_request(self, request: heron.Request) -> heron.Response:
             raise ConnectionNotAvailable("gone")
 
-        def is_available(self) -> bool:
+        def is_reusable(self) -> bool:
             return False
 
         def is_idle(self) -> bool:
@@ -384,7 +393,7 @@ async def test_retry_happens_only_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     pool, _ = make_pool([])
     monkeypatch.setattr(pool._state, "_factory", lambda origin: Unavailable())
-    with pytest.raises(heron.RemoteProtocolError, match="again after the request was retried"):
+    with pytest.raises(heron.RemoteProtocolError, match=r"again after it was retried.*: gone"):
         await pool.handle_async_request(request())
     assert "Requests: 0 active, 0 queued | Connections: 0 active" in repr(pool)
 
@@ -428,3 +437,230 @@ async def test_default_backend_is_the_auto_backend() -> None:
     pool = AsyncConnectionPool()
     assert isinstance(pool._backend, AsyncAutoBackend)
     await pool.aclose()
+
+
+# HTTP/2 ----------------------------------------------------------------------------------
+
+H2C = "http://example.org/"
+
+
+def h2c_pool(
+    servers: list[H2Server], **kwargs: Any
+) -> tuple[AsyncConnectionPool, AsyncMockBackend]:
+    """A pool speaking HTTP/2 with prior knowledge, each new connection to the next server."""
+    streams: list[Any] = [AsyncH2ServerStream(server) for server in servers]
+    return make_pool(streams, http1=False, http2=True, **kwargs)
+
+
+def head_first(server: H2Server, event: h2.events.Event) -> None:
+    """A server handler that answers each request with its head at once, and its body when
+    the test calls ``server.send_body``."""
+    if isinstance(event, h2.events.StreamEnded):
+        server.respond(event.stream_id, body=b"", end=False)
+
+
+@pytest.mark.anyio
+async def test_http2_connection_carries_several_requests_at_once() -> None:
+    server = H2Server({MAX_STREAMS: 10})
+    pool, backend = h2c_pool([server])
+    first = await pool.handle_async_request(request(H2C))
+    second = await pool.handle_async_request(request(H2C))
+    assert first.http_version == second.http_version == "HTTP/2"
+    assert (first.extensions["stream_id"], second.extensions["stream_id"]) == (1, 3)
+    assert first.extensions["network_stream"] is second.extensions["network_stream"]
+    assert "Requests: 2 active, 0 queued | Connections: 1 active, 0 idle" in repr(pool)
+    assert await first.aread() == await second.aread() == HELLO
+    assert len(backend.connects) == 1
+    [connection] = pool.connections
+    assert connection.multiplexed
+    assert "Connections: 0 active, 1 idle" in repr(pool)
+
+
+@pytest.mark.anyio
+async def test_full_http2_connection_makes_the_pool_open_another() -> None:
+    servers = [H2Server({MAX_STREAMS: 1}), H2Server({MAX_STREAMS: 1})]
+    pool, backend = h2c_pool(servers)
+    first = await pool.handle_async_request(request(H2C))
+    second = await pool.handle_async_request(request(H2C))
+    assert first.extensions["network_stream"] is not second.extensions["network_stream"]
+    assert len(backend.connects) == 2
+    assert await first.aread() == await second.aread() == HELLO
+    assert "Connections: 0 active, 2 idle" in repr(pool)
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_to_a_new_http2_origin_wait_for_its_first_connection() -> None:
+    pool, backend = h2c_pool([H2Server({MAX_STREAMS: 10}), H2Server()])
+    bodies: list[bytes] = []
+
+    async def get() -> None:
+        bodies.append(await fetch(pool, request(H2C)))
+
+    async with AsyncTaskGroup() as group:
+        for _ in range(5):
+            group.start_soon(get)
+    assert bodies == [HELLO] * 5
+    assert len(backend.connects) == 1
+
+
+@pytest.mark.anyio
+async def test_http11_chosen_in_the_handshake_lets_waiting_requests_connect_at_once() -> None:
+    # Whichever request connects first gets `gated`, whose response only comes once the
+    # other request has read from its own connection: the second request must not wait for
+    # the first response to learn that the origin speaks HTTP/1.1.
+    gate = AsyncEvent()
+
+    class AsyncGatedStream(AsyncMockStream):
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            await gate.wait(5.0)
+            return await super().read(max_bytes, timeout)
+
+    gated = AsyncGatedStream([ok(b"one")], alpn_protocol="http/1.1")
+    other = AsyncMockStream([gate.set, ok(b"two")], alpn_protocol="http/1.1")
+    pool, backend = make_pool([gated, other], http2=True)
+    bodies: list[bytes] = []
+
+    async def get() -> None:
+        bodies.append(await fetch(pool, request("https://example.org/")))
+
+    async with AsyncTaskGroup() as group:
+        group.start_soon(get)
+        group.start_soon(get)
+    assert sorted(bodies) == [b"one", b"two"]
+    assert len(backend.connects) == 2
+    # The origin is known to speak HTTP/1.1 now: new connections hold nobody.
+    assert not pool._state._origins[("https", "example.org", 443)].multiplex
+
+
+@pytest.mark.anyio
+async def test_request_held_for_a_new_connection_that_is_slow_opens_its_own() -> None:
+    pool, backend = h2c_pool([H2Server()])
+    origin = ("http", "example.org", 80)
+    # Another request is opening the origin's first connection, and takes its time.
+    opener, _ = pool._state.acquire(origin, start=True)
+    assert opener.entry is not None
+    assert opener.entry.settling
+    timeout = {"connect": None, "read": None, "write": None, "pool": 0.0}
+    assert await fetch(pool, request(H2C, extensions={"timeout": timeout})) == HELLO
+    assert len(backend.connects) == 1
+    pool._state.release(opener, reusable=False)
+    assert len(pool.connections) == 1
+
+
+@pytest.mark.anyio
+async def test_request_held_for_a_slow_new_connection_in_a_full_pool_times_out() -> None:
+    pool, _ = h2c_pool([], max_connections=1)
+    opener, _ = pool._state.acquire(("http", "example.org", 80), start=True)
+    timeout = {"connect": None, "read": None, "write": None, "pool": 0.0}
+    with pytest.raises(heron.PoolTimeout, match="max_connections=1"):
+        await fetch(pool, request(H2C, extensions={"timeout": timeout}))
+    assert "Requests: 1 active, 0 queued" in repr(pool)
+    pool._state.release(opener, reusable=False)
+
+
+@pytest.mark.anyio
+async def test_held_request_timing_out_in_a_full_pool_evicts_an_idle_connection() -> None:
+    idle = AsyncMockStream([ok()])
+    pool, _ = make_pool(
+        [idle, AsyncH2ServerStream(H2Server())], http1=False, http2=True, max_connections=2
+    )
+    pool._http1 = True  # (the idle connection to another origin speaks HTTP/1.1)
+    await fetch(pool, request("http://other.example/"))
+    pool._http1 = False
+    opener, _ = pool._state.acquire(("http", "example.org", 80), start=True)
+    timeout = {"connect": None, "read": None, "write": None, "pool": 0.0}
+    assert await fetch(pool, request(H2C, extensions={"timeout": timeout})) == HELLO
+    assert idle.is_closed
+    pool._state.release(opener, reusable=False)
+
+
+@pytest.mark.anyio
+async def test_http2_connection_that_stopped_taking_streams_is_skipped() -> None:
+    server = H2Server({MAX_STREAMS: 10}, handler=head_first)
+    pool, backend = h2c_pool([server, H2Server()])
+    first = await pool.handle_async_request(request(H2C))
+    # The server says goodbye; the client reads it with the next part of the body.
+    server.goaway(last_stream_id=1)
+    server.send_body(1, b"rest")
+    chunks = first.stream.__aiter__()  # type: ignore[union-attr]
+    while not (chunk := await chunks.__anext__()):
+        pass  # (the empty DATA frame the server sent with the head)
+    assert chunk == b"rest"
+    # The pool still counts a free stream on it, but the connection says no: a new one.
+    second = await pool.handle_async_request(request(H2C))
+    assert second.extensions["stream_id"] == 1
+    assert len(backend.connects) == 2
+    assert await second.aread() == HELLO
+    await chunks.aclose()
+    assert len(pool.connections) == 1  # the first one closed once its last stream ended
+
+
+@pytest.mark.anyio
+async def test_refused_stream_is_retried_and_the_connection_kept() -> None:
+    def refuse_first(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):
+            if event.stream_id == 1:
+                server.reset(1, code=7)  # REFUSED_STREAM
+            else:
+                server.respond(event.stream_id)
+
+    pool, backend = h2c_pool([H2Server({MAX_STREAMS: 10}, handler=refuse_first), H2Server()])
+    assert await fetch(pool, request(H2C)) == HELLO
+    assert len(backend.connects) == 2
+    # The server refused one stream, not the connection: it stays, idle, for the next ones.
+    assert "Connections: 0 active, 2 idle" in repr(pool)
+
+
+def hold_a_request(pool: AsyncConnectionPool, held: list[Any]) -> Any:
+    """An ``on_write`` hook: at the first write of a connection being opened, another request
+    to the origin arrives (a ticket taken straight from the pool state)."""
+
+    def on_write(data: bytes) -> None:
+        if not held:
+            ticket, _ = pool._state.acquire(("http", "example.org", 80))
+            ticket.waker = AsyncEvent()
+            held.append(ticket)
+
+    return on_write
+
+
+@pytest.mark.anyio
+async def test_held_request_gets_a_stream_once_the_first_response_has_come() -> None:
+    held: list[Any] = []
+    pool, _ = make_pool([], http1=False, http2=True)
+    stream = AsyncH2ServerStream(H2Server({MAX_STREAMS: 10}), on_write=hold_a_request(pool, held))
+    pool._backend = AsyncMockBackend([stream])  # type: ignore[list-item]
+    response = await pool.handle_async_request(request(H2C))
+    [ticket] = held
+    assert ticket.status == "assigned"
+    assert ticket.waker.is_set()
+    assert ticket.connection is pool.connections[0]
+    assert "Requests: 2 active, 0 queued | Connections: 1 active" in repr(pool)
+    await response.aread()
+    pool._state.release(ticket)
+
+
+class Interrupted(BaseException):
+    """Stands for a cancellation."""
+
+
+@pytest.mark.anyio
+async def test_interrupted_while_waking_held_requests_closes_the_response(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    held: list[Any] = []
+    pool, _ = make_pool([], http1=False, http2=True)
+    server = H2Server({MAX_STREAMS: 10}, handler=head_first)
+    stream = AsyncH2ServerStream(server, on_write=hold_a_request(pool, held))
+    pool._backend = AsyncMockBackend([stream])  # type: ignore[list-item]
+
+    async def interrupted(actions: Any) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(pool, "_apply", interrupted)
+    with pytest.raises(Interrupted):
+        await pool.handle_async_request(request(H2C))
+    monkeypatch.undo()
+    assert server.resets() == {1: 8}  # CANCEL: the response was closed
+    assert "Requests: 1 active, 0 queued" in repr(pool)  # the held request's
+    pool._state.release(held[0])

@@ -78,6 +78,34 @@ def test_base_url_joins_by_appending_the_path() -> None:
         assert client.base_url == "https://example.com/v2/"
 
 
+def test_merged_urls_are_reused_until_base_url_changes() -> None:
+    with make_client(base_url="https://example.org/api") as client:
+        first = client.build_request("GET", "/items#top").url
+        assert first == "https://example.org/api/items#top"
+        assert client.build_request("GET", "/items#top").url is first
+        absolute = client.build_request("GET", "https://example.com/x").url
+        assert client.build_request("GET", "https://example.com/x").url is absolute
+        client.base_url = "https://example.com/v2"
+        response = client.get("/items#top")
+        assert response.json()["url"] == "https://example.com/v2/items#top"
+        assert client.build_request("GET", heron.URL("/items")).url == (
+            "https://example.com/v2/items"
+        )
+
+
+def test_merged_url_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heron import _client
+
+    monkeypatch.setattr(_client, "_MERGED_URLS_CACHE_SIZE", 2)
+    client = make_client(base_url="https://example.org/api")
+    for path in ("a", "https://example.com/b", "c"):
+        client.build_request("GET", path)
+    assert list(client._merged_urls) == ["c"]
+    long_path = "x" * (_client._MERGED_URL_MAX_LENGTH + 1)
+    assert client.build_request("GET", long_path).url.path == f"/api/{long_path}"
+    assert long_path not in client._merged_urls
+
+
 def test_client_params_merge_with_request_params() -> None:
     with make_client(params={"a": "1"}) as client:
         response = client.get("https://example.org/", params={"b": "2"})
@@ -249,6 +277,20 @@ def test_credentials_in_the_url_become_basic_auth() -> None:
     with make_client() as client:
         response = client.get("https://user:pass@example.org/")
     assert response.json()["headers"]["authorization"] == "Basic dXNlcjpwYXNz"
+
+
+def test_empty_credentials_in_the_url_send_no_authorization() -> None:
+    with make_client() as client:
+        response = client.get("https://:@example.org/")
+    assert response.request.url.userinfo == b":"
+    assert "authorization" not in response.json()["headers"]
+
+
+def test_the_base_auth_sends_the_request_unchanged() -> None:
+    with make_client(auth=heron.Auth()) as client:
+        response = client.get("https://user:pass@example.org/")
+    assert response.status_code == 200
+    assert "authorization" not in response.json()["headers"]
 
 
 def test_function_auth_is_applied() -> None:

@@ -8,12 +8,15 @@ import socket
 import ssl
 from typing import Any
 
+import h2.events
+import h2.settings
 import pytest
 
 import heron
 from heron._backends.mock import MockBackend, MockStream
 from heron._pool_state import ConnectionNotAvailable
 from heron._sync.connection import alpn_protocols
+from tests.h2_helpers import HELLO, H2Server, H2ServerStream
 from tests.pool_helpers import HTTPConnection
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello"
@@ -35,6 +38,27 @@ def make_connection(
 
 def request(url: str = "http://example.org/", **extensions: Any) -> heron.Request:
     return heron.Request("GET", url, extensions=extensions)
+
+
+class ALPNResult:
+    """Stands for the ``ssl_object`` of a TLS stream: the protocol ALPN chose."""
+
+    def __init__(self, protocol: str | None) -> None:
+        self.protocol = protocol
+
+    def selected_alpn_protocol(self) -> str | None:
+        return self.protocol
+
+
+class TLSH2ServerStream(H2ServerStream):
+    """A stream to a scripted HTTP/2 server whose TLS handshake chooses ``h2``."""
+
+    tls_calls = 0
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> TLSH2ServerStream:
+        self.tls_calls += 1
+        self.extra["ssl_object"] = ALPNResult("h2")
+        return self
 
 
 def test_alpn_protocols_offered() -> None:
@@ -120,25 +144,105 @@ def test_https_without_a_context_uses_the_shared_default() -> None:
     assert context is heron._config.transport_ssl_context(alpn_protocols=["http/1.1"])
 
 
-def test_server_choosing_http2_gives_a_clear_error_and_closes_the_stream() -> None:
-    stream = MockStream([OK], alpn_protocol="h2")
-    connection, _ = make_connection([stream], HTTPS, http2=True)
-    with pytest.raises(heron.UnsupportedProtocol, match=r"chose HTTP/2.*http2=False"):
-        connection.handle_request(request("https://example.org/"))
-    assert stream.is_closed
-    assert connection.is_closed()
-    assert not connection.is_available()
-    assert repr(connection) == "<HTTPConnection ['https://example.org:443', CONNECT FAILED]>"
-    with pytest.raises(ConnectionNotAvailable):
-        connection.handle_request(request("https://example.org/"))
+def test_server_choosing_h2_gets_an_http2_connection() -> None:
+    server = H2Server({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 7})
+    stream = TLSH2ServerStream(server)
+    connection, _ = make_connection([stream], HTTPS, http2=True, keepalive_expiry=5.0)
+    assert not connection.multiplexed
+    assert connection.max_concurrent_streams == 1
+    response = connection.handle_request(request("https://example.org/"))
+    assert response.http_version == "HTTP/2"
+    assert stream.tls_calls == 1
+    assert stream.origin == "https://example.org:443"
+    assert connection.multiplexed
+    assert connection.max_concurrent_streams == 7
+    assert not connection.is_idle()
+    assert connection.is_available()  # a free stream, while the first response is open
+    assert connection.is_reusable()
+    assert repr(connection) == (
+        "<HTTPConnection ['https://example.org:443', HTTP/2, ACTIVE, Request Count: 1]>"
+    )
+    assert response.read() == HELLO
+    response.close()
+    assert connection.is_idle()
+    assert server.requests[1].header(b":scheme") == b"https"
 
 
-def test_http2_only_over_plain_http_needs_http2_support() -> None:
+def test_http2_only_over_plain_http_speaks_http2_from_the_start() -> None:
+    server = H2Server()
+    stream = H2ServerStream(server)
+    connection, _ = make_connection([stream], HTTP, http1=False, http2=True)  # type: ignore[list-item]
+    response = connection.handle_request(request())
+    assert response.http_version == "HTTP/2"
+    assert response.read() == HELLO
+    assert server.received.startswith(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    assert server.requests[1].header(b":scheme") == b"http"
+
+
+def test_plain_http_with_both_versions_speaks_http1() -> None:
     stream = MockStream([OK])
-    connection, _ = make_connection([stream], HTTP, http1=False, http2=True)
-    with pytest.raises(heron.UnsupportedProtocol, match="HTTP/2"):
-        connection.handle_request(request())
-    assert stream.is_closed
+    connection, _ = make_connection([stream], HTTP, http2=True)
+    response = connection.handle_request(request())
+    assert response.http_version == "HTTP/1.1"
+    assert not connection.multiplexed
+
+
+def test_http2_connection_after_goaway_is_not_reusable() -> None:
+    def first_only(server: H2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
+            server.respond(1)
+
+    server = H2Server(handler=first_only)
+    connection, _ = make_connection([TLSH2ServerStream(server)], HTTPS, http2=True)
+    response = connection.handle_request(request("https://example.org/"))
+    assert response.read() == HELLO
+    server.goaway(last_stream_id=1)
+    with pytest.raises(ConnectionNotAvailable, match="GOAWAY"):
+        connection.handle_request(request("https://example.org/"))
+    assert not connection.is_reusable()
+    assert not connection.is_available()
+    connection.close()
+    assert not connection.is_reusable()
+    assert connection.is_closed()
+
+
+def test_a_server_allowing_no_streams_still_counts_as_one() -> None:
+    server = H2Server({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
+    connection, _ = make_connection([TLSH2ServerStream(server)], HTTPS, http2=True)
+    response = connection.handle_request(request("https://example.org/"))
+    response.read()
+    with server.lock:
+        server.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 0})
+        server.flush()
+    response = connection.handle_request(request("https://example.org/"))
+    response.read()  # (the server's limit applies to new streams only)
+    assert connection.max_concurrent_streams == 1
+
+
+def test_connect_opens_the_connection_once_before_any_request() -> None:
+    stream = MockStream([OK])
+    connection, backend = make_connection([stream])
+    connection.connect(request())
+    connection.connect(request())
+    assert len(backend.connects) == 1
+    assert repr(connection) == (
+        "<HTTPConnection ['http://example.org:80', HTTP/1.1, NEW, Request Count: 0]>"
+    )
+    assert connection.is_available()
+    assert connection.is_reusable()
+    response = connection.handle_request(request())
+    assert not connection.is_reusable()  # busy (HTTP/1.1)
+    assert response.read() == b"Hello"
+    assert connection.is_reusable()
+
+
+def test_connect_after_a_failed_attempt_is_refused() -> None:
+    connection, _ = make_connection([heron.ConnectError("refused")])
+    with pytest.raises(heron.ConnectError):
+        connection.connect(request())
+    with pytest.raises(ConnectionNotAvailable):
+        connection.connect(request())
+    assert not connection.is_reusable()
 
 
 def test_http1_disabled_and_server_without_http2_is_refused() -> None:
@@ -203,6 +307,24 @@ def test_connection_closed_while_connecting_is_not_used() -> None:
         connection.handle_request(request())
     assert stream.is_closed
     assert repr(connection) == "<HTTPConnection ['http://example.org:80', CONNECT FAILED]>"
+
+
+def test_http2_connection_closed_while_connecting_is_not_used() -> None:
+    stream = H2ServerStream(H2Server())
+    connection, _ = make_connection([])
+
+    class ClosingBackend(MockBackend):
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+            connection.close()
+            return stream
+
+    connection._backend = ClosingBackend([])
+    connection._http1 = False
+    connection._http2 = True
+    with pytest.raises(heron.ConnectError, match="closed while it was being opened"):
+        connection.handle_request(request())
+    assert stream.closed
+    assert not connection.multiplexed
 
 
 def test_closed_before_connecting_refuses_requests() -> None:

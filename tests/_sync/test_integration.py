@@ -392,19 +392,57 @@ def test_http10_response_without_keepalive_is_not_reused() -> None:
     assert server.connections == 2
 
 
-@pytest.mark.parametrize("reset", [False, True], ids=["drained", "reset"])
+EARLY_413 = (
+    b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo much"
+)
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_response_sent_before_the_upload_is_read_is_returned(
-    scheme: str, reset: bool, certs: Certificates, request: pytest.FixtureRequest
+    scheme: str, certs: Certificates, request: pytest.FixtureRequest
 ) -> None:
-    if not reset:
+    if scheme == "http":
         xfail_on_asyncio(request, ASYNCIO_ABORT_AFTER_LOST)
-    early = (
-        b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo much"
-    )
+    drained = threading.Event()
     content = bytes(16 * 1024 * 1024)
     context = certs.server_context() if scheme == "https" else None
-    with LoopbackServer(answer_early(early, reset), ssl_context=context) as server:
+    with LoopbackServer(answer_early(EARLY_413, drained), ssl_context=context) as server:
+        with heron.Client(verify=certs.client_context()) as client:
+            url = local_url(server, scheme)
+            with client.stream("POST", url, content=content) as response:
+                # The server answered, half-closed, then read the whole upload: by now the
+                # client has sent all of it and seen the server's end of the connection.
+                Waiter(drained).wait()
+                response.read()
+    assert response.status_code == 413
+    assert response.content == b"too much"
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        "http",
+        pytest.param(
+            "https",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "Over TLS, once the server resets the connection in the middle of the "
+                    "upload, heron raises WriteError (sync, trio) or ReadError (asyncio) "
+                    "instead of returning the 413 it had already received; httpx 0.28.1's "
+                    "sync client returns the 413 here (its asyncio client raises ReadError). "
+                    "Sync: after SSLSocket.sendall() fails, OpenSSL's SSL object is in an "
+                    "error state and recv() returns b'' though the 413 record is in the "
+                    "kernel buffer (heron/_backends/sync.py SyncStream.write/read)."
+                ),
+            ),
+        ),
+    ],
+)
+def test_response_sent_before_a_reset_is_returned(scheme: str, certs: Certificates) -> None:
+    content = bytes(16 * 1024 * 1024)
+    context = certs.server_context() if scheme == "https" else None
+    with LoopbackServer(answer_early(EARLY_413, None), ssl_context=context) as server:
         with heron.Client(verify=certs.client_context()) as client:
             response = client.post(local_url(server, scheme), content=content)
     assert response.status_code == 413

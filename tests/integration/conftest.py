@@ -417,23 +417,32 @@ def stall_after_head(head: bytes) -> Handler:
     return handler
 
 
-def answer_early(response: bytes, reset: bool) -> Handler:
-    """Read only the request head, answer ``response`` at once (a 413, say), and then either
-    drain the body until the client closes, or (``reset``) abort the connection with a TCP RST
-    while the client is still sending."""
+def answer_early(response: bytes, drained: threading.Event | None) -> Handler:
+    """Read only the request head and answer ``response`` at once (a 413, say). Then, given an
+    event, half-close, read the whole body (by its Content-Length), set ``drained`` and read
+    until the client closes; without one, abort with a TCP RST while the client is sending."""
 
     def handler(server: LoopbackServer, conn: socket.socket) -> None:
         buffer = bytearray()
-        while buffer.find(b"\r\n\r\n") < 0:
+        while (end := buffer.find(b"\r\n\r\n")) < 0:
             data = conn.recv(65536)
             if not data:
                 return
             buffer += data
         conn.sendall(response)
-        if reset:
+        if drained is None:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return
         conn.shutdown(socket.SHUT_WR)
+        length = 0
+        for line in bytes(buffer[:end]).split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        received = len(buffer) - end - 4
+        while received < length and (data := conn.recv(65536)):
+            received += len(data)
+        drained.set()
         while conn.recv(65536):
             pass
         server.client_closed.set()

@@ -199,6 +199,26 @@ def test_delitem_of_a_missing_cookie_is_not_an_error() -> None:
     assert not cookies
 
 
+def test_truthiness_follows_the_cookies_not_the_jar_storage() -> None:
+    cookies = heron.Cookies()
+    assert not cookies
+    cookies.set("a", "1", domain="x.example")
+    assert cookies
+    cookies.delete("a")
+    assert cookies.jar._cookies  # type: ignore[attr-defined]  # the stdlib keeps empty dicts
+    assert not cookies
+
+
+def test_truthiness_of_a_cookie_jar_subclass() -> None:
+    class Jar(CookieJar):
+        pass
+
+    cookies = heron.Cookies(Jar())
+    assert not cookies
+    cookies.set("a", "1")
+    assert cookies
+
+
 def test_clear_everything_or_by_domain_and_path() -> None:
     cookies = heron.Cookies()
     cookies.set("a", "1", domain="x.example")

@@ -108,6 +108,30 @@ def test_name_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(_headers._RAW_NAME_CACHE) == 2
 
 
+def test_lookup_names_are_cached_and_the_cache_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_headers, "_LOOKUP_CACHE", {})
+    monkeypatch.setattr(_headers, "_NAME_CACHE_SIZE", 2)
+    headers = heron.Headers({"A": "1", "B": "2", "C": "3"})
+    assert "a" in headers
+    assert "B" in headers
+    assert "c" in headers
+    assert "a" in headers
+    assert _headers._LOOKUP_CACHE == {"a": b"a", "B": b"b"}
+
+
+def test_lookups_with_str_subclasses_fold_ascii_only() -> None:
+    class Name(str):
+        pass
+
+    headers = heron.Headers({"K": "1"})
+    assert Name("k") in headers
+    assert headers[Name("K")] == "1"
+    assert Name("\u212a") not in headers  # KELVIN SIGN: not an ASCII "K"
+    assert Name("\u212a") not in _headers._LOOKUP_CACHE
+
+
 def test_mixing_str_and_bytes_names_raises_no_bytes_warning() -> None:
     # "a" and b"a" hash alike; under `python -bb` comparing them would raise BytesWarning.
     code = (

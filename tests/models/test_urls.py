@@ -835,6 +835,50 @@ def test_parse_result_repr_shows_the_url() -> None:
     assert repr(urlparse("https://example.com/a")) == "ParseResult('https://example.com/a')"
 
 
+def test_a_url_text_is_parsed_once() -> None:
+    from heron._urlparse import urlparse
+
+    text = "https://example.com/parsed-once"
+    assert urlparse(text) is urlparse(text)
+    assert URL(text)._uri_reference is URL(text)._uri_reference
+
+
+def test_str_subclasses_are_parsed_but_not_cached() -> None:
+    from heron import _urlparse
+
+    class Text(str):
+        pass
+
+    text = Text("https://example.com/from-a-str-subclass")
+    assert str(_urlparse.urlparse(text)) == "https://example.com/from-a-str-subclass"
+    assert text not in _urlparse._PARSED
+
+
+def test_the_parse_cache_is_emptied_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heron import _urlparse
+
+    monkeypatch.setattr(_urlparse, "_PARSED", {})
+    monkeypatch.setattr(_urlparse, "_PARSED_CACHE_SIZE", 2)
+    for path in ("a", "b", "c"):
+        _urlparse.urlparse(f"https://example.com/{path}")
+    assert list(_urlparse._PARSED) == ["https://example.com/c"]
+
+
+def test_long_urls_are_not_cached() -> None:
+    from heron import _urlparse
+
+    text = "https://example.com/?q=" + "x" * _urlparse._PARSED_MAX_LENGTH
+    assert str(_urlparse.urlparse(text)) == text
+    assert text not in _urlparse._PARSED
+
+
+def test_netloc_is_computed_once_per_parse() -> None:
+    url = URL("https://[::1]:8443/netloc-once")
+    assert url.netloc == b"[::1]:8443"
+    assert url._uri_reference._netloc == "[::1]:8443"
+    assert URL("https://[::1]:8443/netloc-once").netloc == b"[::1]:8443"
+
+
 def test_urls_pickle() -> None:
     url = URL("https://user:pw@例え.jp:8443/a b?c#d")
     assert pickle.loads(pickle.dumps(url)) == url

@@ -60,9 +60,14 @@ class PoolMachine(RuleBasedStateMachine):
         max_connections=st.one_of(st.none(), st.integers(1, 4)),
         max_keepalive=st.one_of(st.none(), st.integers(0, 4)),
         expiry=st.one_of(st.none(), st.floats(0.0, 10.0)),
+        multiplexed=st.frozensets(ORIGINS),
     )
     def setup(
-        self, max_connections: int | None, max_keepalive: int | None, expiry: float | None
+        self,
+        max_connections: int | None,
+        max_keepalive: int | None,
+        expiry: float | None,
+        multiplexed: frozenset[str],
     ) -> None:
         self.max_connections = max_connections
         self.max_keepalive = max_keepalive
@@ -73,6 +78,7 @@ class PoolMachine(RuleBasedStateMachine):
             max_keepalive_connections=max_keepalive,
             keepalive_expiry=expiry,
             clock=lambda: self.now,
+            may_multiplex=multiplexed.__contains__,
         )
 
     # Applying actions, as the I/O shell does -------------------------------------------
@@ -143,8 +149,33 @@ class PoolMachine(RuleBasedStateMachine):
 
     @rule(ticket=tickets, capacity=st.integers(1, 4))
     def set_capacity(self, ticket: Ticket[str], capacity: int) -> None:
+        # (What settles a settling connection.)
         if ticket.status == ACTIVE and ticket.entry is not None:
             self.apply(self.pool.set_capacity(ticket.entry, capacity))
+            assert not ticket.entry.settling or ticket.entry.status != BUSY
+
+    @rule(
+        ticket=consumes(tickets),
+        reusable=st.booleans(),
+        capacity=st.one_of(st.none(), st.integers(1, 4)),
+    )
+    def release_with_capacity(
+        self, ticket: Ticket[str], reusable: bool, capacity: int | None
+    ) -> None:
+        self.apply(self.pool.release(ticket, reusable, capacity))
+        self.held.discard(ticket)
+        self.waiting.discard(ticket)
+
+    @rule(ticket=tickets)
+    def wait_times_out(self, ticket: Ticket[str]) -> None:
+        if ticket not in self.waiting:
+            assert not self.pool.wait_timed_out(ticket)
+            return
+        self.apply(self.pool.wait_timed_out(ticket))
+        assert ticket.status in (OPENING, DONE)
+        self.waiting.discard(ticket)
+        if ticket.status == OPENING:
+            self.held.add(ticket)
 
     @precondition(lambda self: self.state is not None and not self.state.is_closed)
     @rule(data=st.data())
@@ -188,15 +219,19 @@ class PoolMachine(RuleBasedStateMachine):
         if self.state is None or self.pool.is_closed:
             return
         pool = self.pool
-        if pool.queued:
-            # Waiting only happens when full and nothing can be evicted.
+        if pool._waiters:
+            # Waiting for room only happens when full and nothing can be evicted.
             assert pool.total == self.max_connections
             assert pool.idle == 0
         for ticket in self.waiting:
             record = pool._origins[ticket.origin]
-            assert ticket in record.waiters
-            assert not record.idle
-            # (A fresh ticket, a retry, skips a busy HTTP/2 connection's free slot on purpose.)
+            assert (ticket in record.waiters) != (ticket in record.held)
+            if ticket in record.held:
+                # Held only while a connection of its origin settles.
+                assert record.settling is not None
+            # (A fresh ticket, a retry, skips an idle connection, and a busy HTTP/2
+            # connection's free slot, on purpose.)
+            assert ticket.fresh or not record.idle
             assert ticket.fresh or not record.shared
 
     @invariant()
@@ -205,7 +240,11 @@ class PoolMachine(RuleBasedStateMachine):
             return
         pool = self.pool
         assert sum(len(record.idle) for record in pool._origins.values()) == pool.idle
-        assert sum(len(record.waiters) for record in pool._origins.values()) == pool.queued
+        assert (
+            sum(len(record.waiters) + len(record.held) for record in pool._origins.values())
+            == pool.queued
+        )
+        assert sum(len(record.held) for record in pool._origins.values()) == pool._held
         assert sum(record.connections for record in pool._origins.values()) == pool.total
         for entry in pool._idle_lru:
             assert entry.status == "idle"
@@ -215,6 +254,16 @@ class PoolMachine(RuleBasedStateMachine):
             for entry in record.shared:
                 assert entry.origin == origin
                 assert 0 < entry.active < entry.capacity
+            settling = record.settling
+            if settling is not None:
+                assert settling.settling
+                assert settling.origin == origin
+                assert settling in pool._entries
+                # Nobody shares it before it settles.
+                assert settling.active == 1
+        for entry in pool._entries:
+            if entry.settling:
+                assert pool._origins[entry.origin].settling is entry
 
     def teardown(self) -> None:
         if self.state is None:

@@ -42,6 +42,7 @@ def make_state(
     max_keepalive_connections: int | None = None,
     keepalive_expiry: float | None = None,
     clock: Clock | None = None,
+    multiplexed: tuple[str, ...] = (),
 ) -> PoolState[str]:
     counter = itertools.count()
 
@@ -54,6 +55,7 @@ def make_state(
         max_keepalive_connections=max_keepalive_connections,
         keepalive_expiry=keepalive_expiry,
         clock=clock or Clock(),
+        may_multiplex=multiplexed.__contains__ if multiplexed else None,
     )
 
 
@@ -479,6 +481,211 @@ def test_broken_shared_connection_drains_then_closes() -> None:
     assert actions.close == ["a#0"]
     assert actions.wake == [waiter]
     assert waiter.status == OPENING
+
+
+# Settling: the first connection to an origin that may speak HTTP/2 ------------------------
+
+
+def settling(state: PoolState[str], origin: str = "a") -> Ticket[str]:
+    """The request that opens the origin's settling connection."""
+    ticket, _ = state.acquire(origin, start=True)
+    assert ticket.entry is not None
+    assert ticket.entry.settling
+    return ticket
+
+
+def test_requests_wait_for_a_new_connection_that_may_carry_them_all() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    opener = settling(state)
+    held = [state.acquire("a")[0] for _ in range(3)]
+    assert [ticket.status for ticket in held] == [WAITING] * 3
+    assert state.total == 1
+    assert state.queued == 3
+    assert repr(state) == (
+        "<PoolState [Requests: 1 active, 3 queued | Connections: 1 active, 0 idle]>"
+    )
+    # Other origins are not held.
+    assert state.acquire("b")[0].status == OPENING
+    assert opener.entry is not None
+    actions = state.set_capacity(opener.entry, 100)
+    assert actions.wake == held
+    assert all(ticket.connection == "a#0" for ticket in held)
+    assert not opener.entry.settling
+    assert state.queued == 0
+
+
+def test_requests_beyond_the_settled_capacity_wait_for_the_next_new_connection() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    opener = settling(state)
+    held = [state.acquire("a")[0] for _ in range(3)]
+    assert opener.entry is not None
+    actions = state.set_capacity(opener.entry, 2)
+    # One slot left on it; the next opens a new connection, settling in turn, and the last
+    # waits for that one.
+    assert actions.wake == held[:2]
+    assert (held[0].status, held[1].status, held[2].status) == (ASSIGNED, OPENING, WAITING)
+    assert held[1].entry is not None
+    assert held[1].entry.settling
+    state.start(held[1])
+    state.set_capacity(held[1].entry, 2)
+    assert held[2].connection == "a#1"
+
+
+def test_origin_settled_at_one_request_per_connection_holds_nobody() -> None:
+    state = make_state(max_connections=3, multiplexed=("a",))
+    opener = settling(state)
+    held = [state.acquire("a")[0] for _ in range(3)]
+    assert opener.entry is not None
+    actions = state.set_capacity(opener.entry, 1)  # HTTP/1.1 after all
+    # Each opens its own, within the limit; the last waits for room.
+    assert actions.wake == held[:2]
+    assert [ticket.status for ticket in held] == [OPENING, OPENING, WAITING]
+    assert not any(ticket.entry is not None and ticket.entry.settling for ticket in held[:2])
+    assert state.acquire("a")[0].status == WAITING
+    state.release(opener)
+    assert held[2].connection == "a#0"
+
+
+def test_settling_connection_that_fails_passes_its_held_requests_on() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    opener = settling(state)
+    held = [state.acquire("a")[0] for _ in range(3)]
+    actions = state.release(opener, reusable=False)
+    assert actions.close == ["a#0"]
+    # The first opens the next settling connection; the others wait for it.
+    assert actions.wake == held[:1]
+    assert held[0].status == OPENING
+    assert held[0].entry is not None
+    assert held[0].entry.settling
+    assert [held[1].status, held[2].status] == [WAITING, WAITING]
+    assert state.queued == 2
+
+
+def test_settling_connection_released_reusable_settles_as_it_is() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    opener = settling(state)
+    held, _ = state.acquire("a")
+    actions = state.release(opener, reusable=True, capacity=4)
+    assert actions.wake == [held]
+    assert held.connection == "a#0"
+    assert held.entry is not None
+    assert held.entry.capacity == 4
+
+
+def test_fresh_request_is_held_for_a_settling_connection_too() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    state.release(run(state), reusable=True, capacity=2)
+    assert state.idle == 1
+    opener, _ = state.acquire("a", fresh=True, start=True)
+    assert opener.connection == "a#1"
+    retry, _ = state.acquire("a", fresh=True)
+    assert retry.status == WAITING
+    assert opener.entry is not None
+    state.set_capacity(opener.entry, 10)
+    assert retry.connection == "a#1"
+
+
+def test_free_slot_on_another_connection_goes_to_a_held_request() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    shared = settling(state)
+    assert shared.entry is not None
+    state.set_capacity(shared.entry, 2)
+    second = run(state)
+    opener = settling(state)  # the first connection is full: another one
+    held, _ = state.acquire("a")
+    assert held.status == WAITING
+    state.release(second)
+    assert held.connection == "a#0"
+    state.release(opener, reusable=False)
+
+
+def test_held_requests_without_room_wait_for_room() -> None:
+    state = make_state(max_connections=1, multiplexed=("a",))
+    opener = settling(state)
+    held = [state.acquire("a")[0] for _ in range(2)]
+    assert opener.entry is not None
+    assert not state.set_capacity(opener.entry, 1)
+    assert list(state._waiters) == held
+    state.release(opener)
+    assert held[0].connection == "a#0"
+    assert held[1].status == WAITING
+
+
+def test_held_requests_may_take_the_place_of_an_idle_connection() -> None:
+    state = make_state(max_connections=2, multiplexed=("a",))
+    state.release(run(state, "b"))
+    opener = settling(state)
+    held = [state.acquire("a")[0] for _ in range(2)]
+    assert opener.entry is not None
+    actions = state.set_capacity(opener.entry, 1)
+    assert actions.close == ["b#0"]
+    assert actions.wake == held[:1]
+    assert held[0].status == OPENING
+    assert held[1].status == WAITING
+
+
+def test_held_fresh_request_may_take_the_place_of_an_idle_connection_of_its_origin() -> None:
+    state = make_state(max_connections=2, multiplexed=("a",))
+    state.release(run(state), capacity=2)  # an idle connection of "a", which a retry skips
+    opener, _ = state.acquire("a", fresh=True, start=True)
+    retry, _ = state.acquire("a", fresh=True)
+    assert opener.entry is not None
+    actions = state.set_capacity(opener.entry, 1)
+    assert actions.close == ["a#0"]
+    assert actions.wake == [retry]
+    assert retry.connection == "a#2"
+
+
+def test_held_request_leaving_the_hold() -> None:
+    state = make_state(max_connections=10, multiplexed=("a",))
+    opener = settling(state)
+    held, _ = state.acquire("a")
+    assert not state.release(held)
+    assert held.status == DONE
+    assert state.queued == 0
+    assert opener.entry is not None
+    assert not state.set_capacity(opener.entry, 5)
+
+
+def test_held_request_whose_time_runs_out_opens_its_own_connection_if_it_can() -> None:
+    state = make_state(max_connections=2, multiplexed=("a",))
+    opener = settling(state)
+    held, _ = state.acquire("a")
+    assert not state.wait_timed_out(held)
+    assert held.status == OPENING
+    assert held.entry is not None
+    assert not held.entry.settling  # nobody waits for this one
+    assert state.queued == 0
+    # No room left: the next one times out for good.
+    late, _ = state.acquire("a")
+    assert not state.wait_timed_out(late)
+    assert late.status == DONE
+    state.release(opener)
+
+
+def test_time_running_out_for_a_request_waiting_for_room_ends_its_wait() -> None:
+    state = make_state(max_connections=1)
+    first = run(state)
+    waiter, _ = state.acquire("a")
+    assert not state.wait_timed_out(waiter)
+    assert waiter.status == DONE
+    assert state.queued == 0
+    # A ticket handed a connection just as its time ran out keeps it.
+    late, _ = state.acquire("a")
+    state.release(first)
+    assert late.status == ASSIGNED
+    assert not state.wait_timed_out(late)
+    assert late.status == ASSIGNED
+
+
+def test_closing_the_pool_wakes_held_requests() -> None:
+    state = make_state(multiplexed=("a",))
+    settling(state)
+    held, _ = state.acquire("a")
+    actions = state.close()
+    assert actions.wake == [held]
+    assert held.status == CLOSED
+    assert state.queued == 0
 
 
 # Closing the pool --------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Opening it means a TCP connection (or a Unix socket), retried with exponential backoff when
 ``retries`` allows, then for ``https`` the TLS handshake, whose ALPN answer picks the protocol
-driver: HTTP/1.1 (``AsyncHTTP11Connection``) or HTTP/2. Once open, every call is delegated to the
-driver. The pool creates these without I/O and keeps them in its state; see ``pool.py``.
+driver: HTTP/1.1 (``AsyncHTTP11Connection``) or HTTP/2 (``AsyncHTTP2Connection``, also over
+plain ``http`` with ``http1=False, http2=True``: "prior knowledge"). Once open, every call is
+delegated to the driver. The pool creates these without I/O and keeps them in its state; see
+``pool.py``.
 
     from        event                                            to
     ----------  -----------------------------------------------  ----------
@@ -19,6 +21,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .._backends.base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
 from .._config import transport_ssl_context
@@ -29,6 +32,9 @@ from .._pool_state import ConnectionNotAvailable, Origin, origin_url
 from .._synchronization import AsyncShieldCancellation
 from .._trace import Trace
 from .http11 import AsyncHTTP11Connection
+
+if TYPE_CHECKING:
+    from .http2 import AsyncHTTP2Connection
 
 __all__ = [
     "RETRY_BACKOFF_FACTOR",
@@ -68,6 +74,7 @@ class AsyncHTTPConnection:
         "_failed",
         "_http1",
         "_http2",
+        "_http2_connection",
         "_is_closed",
         "_keepalive_expiry",
         "_local_address",
@@ -109,7 +116,9 @@ class AsyncHTTPConnection:
         self._socket_options = None if socket_options is None else list(socket_options)
         self._clock = clock
         self._parser_factory = parser_factory
-        self._connection: AsyncHTTP11Connection | None = None
+        self._connection: AsyncHTTP11Connection | AsyncHTTP2Connection | None = None
+        #: The same driver when it is HTTP/2.
+        self._http2_connection: AsyncHTTP2Connection | None = None
         self._failed = False
         self._is_closed = False
 
@@ -117,16 +126,27 @@ class AsyncHTTPConnection:
         """Connect if this is the first request, then send ``request`` over the connection."""
         connection = self._connection
         if connection is None:
-            if self._failed or self._is_closed:
-                raise ConnectionNotAvailable(f"The connection to {self.origin} is closed.")
-            try:
-                connection = self._connection = await self._connect(request)
-            except BaseException:
-                self._failed = True
-                raise
+            connection = await self._open(request)
         return await connection.handle_async_request(request)
 
-    async def _connect(self, request: Request) -> AsyncHTTP11Connection:
+    async def connect(self, request: Request) -> None:
+        """Open the connection now if it is not open yet (``request`` gives the timeouts and
+        extensions). The pool does this when it must know the protocol before the request
+        goes out; otherwise the first request connects."""
+        if self._connection is None:
+            await self._open(request)
+
+    async def _open(self, request: Request) -> AsyncHTTP11Connection | AsyncHTTP2Connection:
+        if self._failed or self._is_closed:
+            raise ConnectionNotAvailable(f"The connection to {self.origin} is closed.")
+        try:
+            connection = self._connection = await self._connect(request)
+        except BaseException:
+            self._failed = True
+            raise
+        return connection
+
+    async def _connect(self, request: Request) -> AsyncHTTP11Connection | AsyncHTTP2Connection:
         extensions = request.extensions
         timeouts = extensions.get("timeout")
         timeout = timeouts.get("connect") if timeouts else None
@@ -156,17 +176,16 @@ class AsyncHTTPConnection:
                 stream.origin = self.origin
                 ssl_object = stream.get_extra_info("ssl_object")
                 alpn = None if ssl_object is None else ssl_object.selected_alpn_protocol()
-                if alpn == "h2":
-                    return await self._connect_http2(stream)
-                if not self._http1:
+                http2 = alpn == "h2"
+                if not (http2 or self._http1):
                     raise UnsupportedProtocol(
                         f"{self.origin} does not speak HTTP/2 (its TLS handshake chose "
                         f"{alpn or 'no protocol'}), and HTTP/1.1 is disabled with http1=False. "
                         "Allow HTTP/1.1 with http1=True."
                     )
-            elif self._http2 and not self._http1:
+            else:
                 # http:// with HTTP/2 only: "prior knowledge", no negotiation (h2c).
-                return await self._connect_http2(stream)
+                http2 = self._http2 and not self._http1
             if self._is_closed:
                 raise ConnectError(
                     f"The connection to {self.origin} was closed while it was being opened "
@@ -176,6 +195,8 @@ class AsyncHTTPConnection:
             with AsyncShieldCancellation():
                 await stream.aclose()
             raise
+        if http2:
+            return self._connect_http2(stream)
         return AsyncHTTP11Connection(
             stream,
             self.origin,
@@ -231,22 +252,52 @@ class AsyncHTTPConnection:
                 async with Trace("retry", logger, request, kwargs):
                     await self._backend.sleep(delay)
 
-    async def _connect_http2(self, stream: AsyncNetworkStream) -> AsyncHTTP11Connection:
-        """The seam where HTTP/2 connections will be made (issue #5)."""
-        raise UnsupportedProtocol(
-            f"{self.origin} chose HTTP/2, which this version of heron cannot speak yet. "
-            "Pass http2=False to use HTTP/1.1."
+    def _connect_http2(self, stream: AsyncNetworkStream) -> AsyncHTTP2Connection:
+        # Imported on first use: h2 takes a while to import, and many programs never use it.
+        from .http2 import AsyncHTTP2Connection
+
+        connection = self._http2_connection = AsyncHTTP2Connection(
+            stream, self.origin, keepalive_expiry=self._keepalive_expiry, clock=self._clock
         )
+        return connection
 
     # State, for the pool -------------------------------------------------------------------
 
+    @property
+    def multiplexed(self) -> bool:
+        """True once connected over HTTP/2: it carries several requests at once."""
+        return self._http2_connection is not None
+
+    @property
+    def max_concurrent_streams(self) -> int:
+        """How many requests it can carry at once: the server's ``MAX_CONCURRENT_STREAMS``
+        over HTTP/2 (at least 1: a server may allow none for a while, and a request then waits
+        on the connection for a stream), else 1."""
+        connection = self._http2_connection
+        return 1 if connection is None else max(connection.max_concurrent_streams, 1)
+
     def is_available(self) -> bool:
-        """True when it can take a request now: connected, and idle (HTTP/1.1).
+        """True when it can take a request now: connected, and idle (HTTP/1.1) or with a free
+        stream (HTTP/2).
 
         False before it is connected: a new connection is kept for the request that opens it.
         """
         connection = self._connection
         return connection is not None and connection.is_available()
+
+    def is_reusable(self) -> bool:
+        """True when it can take more requests once those it carries now have ended: idle and
+        open (HTTP/1.1), or open with no GOAWAY received (HTTP/2, busy or not). What the pool
+        asks when a request on it ends."""
+        connection = self._http2_connection
+        if connection is None:
+            return self.is_available()
+        from .._http2_state import HTTP2ConnectionState  # (imported with the driver)
+
+        state = connection.state
+        return (
+            state is not HTTP2ConnectionState.DRAINING and state is not HTTP2ConnectionState.CLOSED
+        )
 
     def has_expired(self, now: float) -> bool:
         connection = self._connection
@@ -263,7 +314,8 @@ class AsyncHTTPConnection:
         return connection.is_closed()
 
     def is_readable(self) -> bool:
-        """For an idle connection: True when the server has closed it (or sent junk)."""
+        """For an idle HTTP/1.1 connection: True when the server has closed it (or sent junk).
+        (An idle HTTP/2 connection may be readable for a PING or SETTINGS frame.)"""
         connection = self._connection
         return connection is not None and connection.is_readable()
 
@@ -277,8 +329,9 @@ class AsyncHTTPConnection:
     def __repr__(self) -> str:
         connection = self._connection
         if connection is not None:
+            version = "HTTP/1.1" if self._http2_connection is None else "HTTP/2"
             return (
-                f"<{type(self).__name__} [{self.origin!r}, HTTP/1.1, "
+                f"<{type(self).__name__} [{self.origin!r}, {version}, "
                 f"{connection.state.name}, Request Count: {connection.request_count}]>"
             )
         if self._failed:

@@ -9,6 +9,13 @@ exactly what it held; closing connections on those paths is shielded from cancel
 The state is only touched under the pool's state lock, never across an await: a thread lock
 in the sync twin, where one pool serves many threads; a no-op in async code, where the event
 loop runs each such change without interruption.
+
+HTTP/2: a connection carries as many requests as the server's ``MAX_CONCURRENT_STREAMS``, which
+the pool learns from the connection (``set_capacity``) when a response arrives and when one
+ends. Until the first connection to an origin that may speak HTTP/2 is open and settled, the
+origin's other requests wait for it rather than each opening a connection of their own (see
+``_pool_state.py``); a request is only sent on an HTTP/2 connection with a free stream, so the
+driver's own queue for streams is rarely used.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from .._models import Request, Response
 from .._pool_state import (
     ACTIVE,
     CLOSED,
+    DONE,
     WAITING,
     Actions,
     AsyncStateLock,
@@ -106,7 +114,13 @@ class AsyncConnectionPool:
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
             clock=clock,
+            may_multiplex=self._may_multiplex if http2 else None,
         )
+
+    def _may_multiplex(self, origin: Origin) -> bool:
+        # HTTP/2 is negotiated in the TLS handshake, or spoken from the start (h2c) when
+        # HTTP/1.1 is off.
+        return origin[0] == "https" or not self._http1
 
     def _create_connection(self, origin: Origin) -> AsyncHTTPConnection:
         # Keep-alive expiry is the pool state's to track, so the connection gets none.
@@ -142,37 +156,81 @@ class AsyncConnectionPool:
             ticket = await self._acquire(origin, pool_timeout, fresh)
             connection = ticket.connection
             try:
+                entry = ticket.entry
+                assert entry is not None
+                if entry.settling:
+                    await self._connect_settling(ticket, connection, request)
                 response = await connection.handle_async_request(request)
             except ConnectionNotAvailable as exc:
-                # (An HTTP/1.1 connection found dead has closed itself; an HTTP/2 one that
-                # refused just this stream can still carry others.)
-                await self._release(ticket, reusable=connection.is_available())
+                # The request was not processed: the connection was found closed (HTTP/1.1,
+                # and it has closed itself), took no new streams after GOAWAY, or refused
+                # just this stream (HTTP/2, and it can still carry others).
+                await self._give_back(ticket, connection)
                 if self._state.is_closed:
                     raise self._closed_error() from exc
                 if fresh:
                     raise RemoteProtocolError(
-                        f"{connection.origin} closed the connection before answering, again "
-                        "after the request was retried on another connection.",
+                        f"{connection.origin} did not process the request, again after it was "
+                        f"retried on a new connection: {exc}",
                         request=request,
                     ) from exc
                 if not _can_resend(request):
                     raise RemoteProtocolError(
-                        f"{connection.origin} closed the kept-alive connection before "
-                        "answering, and the request can't be sent again: its body was a "
-                        "stream that is already consumed. Pass the body as bytes to allow "
-                        "a retry.",
+                        f"{connection.origin} did not process the request, and it can't be "
+                        "sent again on a new connection: its body was a stream that is "
+                        "already consumed. Pass the body as bytes to allow a retry. (Why it "
+                        f"was not processed: {exc})",
                         request=request,
                     ) from exc
-                logger.debug("retrying on a new connection: %s", exc)
+                logger.debug("retrying the request on a new connection: %s", exc)
                 fresh = True
                 continue
             except BaseException:
-                await self._release(ticket, reusable=connection.is_available())
+                await self._give_back(ticket, connection)
                 raise
             break
         stream = cast(AsyncByteStream, response.stream)
-        response.stream = AsyncPoolByteStream(stream, self, ticket, connection)
+        pool_stream = AsyncPoolByteStream(stream, self, ticket, connection)
+        response.stream = pool_stream
+        if connection.multiplexed:
+            # The server's SETTINGS came before the response: how many requests the connection
+            # carries (a settling connection settles, and the requests held for it go).
+            try:
+                await self._set_capacity(ticket, connection.max_concurrent_streams)
+            except BaseException:
+                with AsyncShieldCancellation():
+                    await pool_stream.aclose()
+                raise
         return response
+
+    async def _connect_settling(
+        self,
+        ticket: Ticket[AsyncHTTPConnection],
+        connection: AsyncHTTPConnection,
+        request: Request,
+    ) -> None:
+        """Open a settling connection before sending on it: if it speaks HTTP/1.1, the
+        requests held for it go and open their own at once, not after this response."""
+        await connection.connect(request)
+        if not connection.multiplexed:
+            await self._set_capacity(ticket, 1)
+
+    async def _set_capacity(self, ticket: Ticket[AsyncHTTPConnection], capacity: int) -> None:
+        with self._lock:
+            entry = ticket.entry
+            assert entry is not None
+            if entry.capacity == capacity and not entry.settling:
+                return
+            actions = self._state.set_capacity(entry, capacity)
+        if actions:
+            await self._apply(actions)
+
+    async def _give_back(
+        self, ticket: Ticket[AsyncHTTPConnection], connection: AsyncHTTPConnection
+    ) -> None:
+        """The ticket's request is over: release it, saying whether ``connection`` can take
+        more requests, and how many at once."""
+        await self._release(ticket, connection.is_reusable(), connection.max_concurrent_streams)
 
     async def _acquire(
         self, origin: Origin, timeout: float | None, fresh: bool
@@ -202,17 +260,26 @@ class AsyncConnectionPool:
                     await self._release(ticket, self._is_reusable(ticket))
                     raise
             connection = ticket.connection
-            # A reused idle connection that the server has closed (its EOF is waiting on the
-            # socket): drop it and look again, rather than fail the request on it.
-            if not (connection.is_idle() and connection.is_readable()):
+            if connection.multiplexed:
+                if connection.is_available():
+                    return ticket
+                # Since the pool last looked, the server sent GOAWAY or lowered its limit of
+                # streams, or the connection was lost: look again.
+                await self._give_back(ticket, connection)
+            # A reused idle HTTP/1.1 connection that the server has closed (its EOF is waiting
+            # on the socket): drop it and look again, rather than fail the request on it. (An
+            # idle HTTP/2 connection can be readable for a PING or SETTINGS frame; a request
+            # on a dead one is retried.)
+            elif not (connection.is_idle() and connection.is_readable()):
                 return ticket
-            await self._release(ticket, reusable=False)
+            else:
+                await self._release(ticket, reusable=False)
 
     @staticmethod
     def _is_reusable(ticket: Ticket[AsyncHTTPConnection]) -> bool:
         # A ticket not started yet has not touched its connection (a new one is dropped by the
         # state anyway); a started one gives its connection back if it can take requests.
-        return ticket.status != ACTIVE or ticket.connection.is_available()
+        return ticket.status != ACTIVE or ticket.connection.is_reusable()
 
     async def _wait(
         self,
@@ -227,22 +294,31 @@ class AsyncConnectionPool:
             await waker.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
         except WaitTimeout as exc:
             with self._lock:
-                if ticket.status == WAITING:
-                    self._state.release(ticket)
-                    raise PoolTimeout(
-                        f"Timed out after {timeout} s waiting for a connection to "
-                        f"{origin_url(origin)} from the pool (pool timeout; "
-                        f"max_connections={self._max_connections}). Every connection is busy: "
-                        "close responses you are done with, or raise Limits(max_connections="
-                        "...) or Timeout(pool=...)."
-                    ) from exc
-            # Handed a connection just as the time ran out: use it.
+                actions = self._state.wait_timed_out(ticket)
+                timed_out = ticket.status == DONE
+            if timed_out:
+                raise PoolTimeout(
+                    f"Timed out after {timeout} s waiting for a connection to "
+                    f"{origin_url(origin)} from the pool (pool timeout; "
+                    f"max_connections={self._max_connections}). Every connection is busy: "
+                    "close responses you are done with, or raise Limits(max_connections="
+                    "...) or Timeout(pool=...)."
+                ) from exc
+            # Handed a connection just as the time ran out, or held for a new connection
+            # that has not settled in time and now opening one of its own: use it.
+            if actions:
+                await self._apply(actions)
         if ticket.status == CLOSED:
             raise self._closed_error()
 
-    async def _release(self, ticket: Ticket[AsyncHTTPConnection], reusable: bool) -> None:
+    async def _release(
+        self,
+        ticket: Ticket[AsyncHTTPConnection],
+        reusable: bool,
+        capacity: int | None = None,
+    ) -> None:
         with self._lock:
-            actions = self._state.release(ticket, reusable)
+            actions = self._state.release(ticket, reusable, capacity)
         if actions.close or actions.wake:
             await self._apply(actions)
 
@@ -330,4 +406,4 @@ class AsyncPoolByteStream(AsyncByteStream):
         try:
             await self._stream.aclose()
         finally:
-            await self._pool._release(self._ticket, reusable=self._connection.is_available())
+            await self._pool._give_back(self._ticket, self._connection)
