@@ -2,7 +2,9 @@
 
 Installed with ``pip install heron[speedups]`` and chosen by ``select_parser`` whenever it can be
 imported. llhttp reads a response head several times faster than h11; heron applies h11's rules
-around it, so that both parsers accept and refuse the same responses:
+around it, so that whatever this parser accepts, h11 reads the same way (llhttp refuses a few
+malformed responses that h11 tolerates: bare LF line endings, obs-fold, control characters in
+header values; ``docs/speedups.md`` lists them):
 
 - heron finds where each head ends (its first blank line) and feeds llhttp exactly the head.
   llhttp checks the status line and the header syntax (and refuses a Content-Length together
@@ -13,8 +15,11 @@ around it, so that both parsers accept and refuse the same responses:
   bytes here: a read that is all body is passed on as the same ``bytes`` object, without a copy.
   A chunked body goes through llhttp, which decodes the framing and calls back per chunk.
 - llhttp serves one head after another as long as it has seen each message end. When heron ends
-  a message that llhttp would still read a body for (a Content-Length body read here, HEAD, a
-  1xx with a length), the next head gets a fresh llhttp parser.
+  a message that llhttp would still read a body for (a Content-Length body read here, the
+  answer to HEAD), and after an interim response, the next head gets a fresh llhttp parser.
+- A whole response often arrives in one read and is parsed at once; the connection is reusable
+  only once the driver has taken every event, so that a response closed unread closes its
+  connection, as with h11.
 - Requests are written by ``RequestWriter``, shared with ``H11Parser``.
 
 A cycle, by the state the parser is in when bytes arrive:
@@ -23,7 +28,7 @@ A cycle, by the state the parser is in when bytes arrive:
     -----------  -------------------------------------------------------  -----------
     HEAD         an interim (1xx) head, not 101                           HEAD
     HEAD         101 to an Upgrade request, 2xx to CONNECT                SWITCHED
-    HEAD         a head without body: HEAD request, 204, 304, length 0   DONE
+    HEAD         a head without body: HEAD request, 204, 304, length 0    DONE
     HEAD         a head with Content-Length: n                            LENGTH
     HEAD         a head with Transfer-Encoding: chunked                   CHUNKED
     HEAD         a head with neither                                      UNTIL_CLOSE
@@ -218,7 +223,7 @@ class HttptoolsParser(RequestWriter):
         self._stalled = 0  # bytes of chunk framing or trailers since the last body data
         self._keep_alive = False
         self._overrun = False  # bytes came after the response
-        self._trailing = b""  # the bytes after the head of a 101 or CONNECT response
+        self._trailing = b""  # bytes after the response (for 101 and CONNECT: after its head)
 
     # Sending -----------------------------------------------------------------------------
 
