@@ -447,6 +447,8 @@ class PoolState(Generic[C]):
                 del lru[entry]
                 entry.status = BUSY
                 entry.active = 1
+                if entry.capacity > 1:
+                    record.shared[entry] = None
             else:
                 entry = None
             if entry is not None:

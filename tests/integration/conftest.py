@@ -4,10 +4,11 @@
   echo, uploads, redirects, gzip, bare status codes, ``Connection: close``) in a background
   thread. Every response carries ``x-client-port``, the client port the server saw, so tests
   can tell whether a connection was reused.
-- Raw socket fault handlers for ``tests.backends.conftest.LoopbackServer``: a server that closes
-  an idle keep-alive connection, one that drops a request on a reused connection, one that
-  sends a short body, one that stalls after the head, one that never reads, and one that
-  counts requests in flight (``InFlightCounter``).
+- Raw socket handlers for ``tests.backends.conftest.LoopbackServer``: canned answers
+  (``answer``), a server that closes an idle keep-alive connection, one that drops a request
+  on a reused connection, one that sends a short body, one that stalls after the head, one that
+  never reads, one that answers an upload before reading it (then drains it or resets), and
+  one that counts requests in flight (``InFlightCounter``).
 - ``AsyncTaskGroup``/``TaskGroup`` and ``AsyncWaiter``/``Waiter``: the pieces of the tests that
   differ between async and sync, named so that ``scripts/unasync.py`` maps one to the other
   (tests/_async/test_integration.py is the source of tests/_sync/test_integration.py).
@@ -26,7 +27,7 @@ import socket
 import struct
 import threading
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
@@ -514,7 +515,7 @@ class AsyncTaskGroup:
     def __init__(self) -> None:
         self._group = anyio.create_task_group()
 
-    def start_soon(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    def start_soon(self, function: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         self._group.start_soon(function, *args)
 
     async def __aenter__(self) -> AsyncTaskGroup:

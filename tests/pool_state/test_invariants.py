@@ -264,6 +264,9 @@ class PoolMachine(RuleBasedStateMachine):
         for entry in pool._entries:
             if entry.settling:
                 assert pool._origins[entry.origin].settling is entry
+            elif entry.status == BUSY and entry.active < entry.capacity:
+                # A busy connection with a free slot is offered to the next request.
+                assert entry in pool._origins[entry.origin].shared
 
     def teardown(self) -> None:
         if self.state is None:

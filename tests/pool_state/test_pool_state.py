@@ -431,6 +431,16 @@ def test_available_but_busy_connection_is_preferred_to_an_idle_one() -> None:
     assert state.idle == 1
 
 
+def test_idle_connection_taken_again_still_offers_its_other_slots() -> None:
+    state = make_state(max_connections=None)
+    first = run(state)
+    state.release(first, capacity=3)
+    assert state.idle == 1
+    second, third = run(state), run(state)
+    assert second.connection == third.connection == "a#0"
+    assert state.total == 1
+
+
 def test_raising_capacity_wakes_waiters_of_the_origin() -> None:
     state = make_state(max_connections=1)
     first = run(state)
