@@ -234,18 +234,6 @@ async def test_untrusted_certificate_is_refused(certificates: Certificates) -> N
 
 
 @pytest.mark.anyio
-async def test_server_picking_http2_is_reported_until_http2_is_supported(
-    certificates: Certificates,
-) -> None:
-    context = certificates.server_context(alpn=("h2", "http/1.1"))
-    with LoopbackServer(http_responder(), ssl_context=context) as server:
-        transport = heron.AsyncHTTPTransport(verify=certificates.client_context(), http2=True)
-        async with heron.AsyncClient(transport=transport) as client:
-            with pytest.raises(heron.UnsupportedProtocol, match="HTTP/2"):
-                await client.get(url(server, "https"))
-
-
-@pytest.mark.anyio
 async def test_http1_offered_alone_unless_http2_is_enabled(certificates: Certificates) -> None:
     context = certificates.server_context(alpn=("h2", "http/1.1"))
     with LoopbackServer(http_responder(), ssl_context=context) as server:

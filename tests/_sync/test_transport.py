@@ -221,17 +221,6 @@ def test_untrusted_certificate_is_refused(certificates: Certificates) -> None:
             assert transport._pool.connections == []
 
 
-def test_server_picking_http2_is_reported_until_http2_is_supported(
-    certificates: Certificates,
-) -> None:
-    context = certificates.server_context(alpn=("h2", "http/1.1"))
-    with LoopbackServer(http_responder(), ssl_context=context) as server:
-        transport = heron.HTTPTransport(verify=certificates.client_context(), http2=True)
-        with heron.Client(transport=transport) as client:
-            with pytest.raises(heron.UnsupportedProtocol, match="HTTP/2"):
-                client.get(url(server, "https"))
-
-
 def test_http1_offered_alone_unless_http2_is_enabled(certificates: Certificates) -> None:
     context = certificates.server_context(alpn=("h2", "http/1.1"))
     with LoopbackServer(http_responder(), ssl_context=context) as server:

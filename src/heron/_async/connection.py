@@ -84,6 +84,7 @@ class AsyncHTTPConnection:
         "_socket_options",
         "_ssl_context",
         "_uds",
+        "multiplexed",
         "origin",
     )
 
@@ -119,6 +120,8 @@ class AsyncHTTPConnection:
         self._connection: AsyncHTTP11Connection | AsyncHTTP2Connection | None = None
         #: The same driver when it is HTTP/2.
         self._http2_connection: AsyncHTTP2Connection | None = None
+        #: True once connected over HTTP/2: it carries several requests at once.
+        self.multiplexed = False
         self._failed = False
         self._is_closed = False
 
@@ -259,14 +262,10 @@ class AsyncHTTPConnection:
         connection = self._http2_connection = AsyncHTTP2Connection(
             stream, self.origin, keepalive_expiry=self._keepalive_expiry, clock=self._clock
         )
+        self.multiplexed = True
         return connection
 
     # State, for the pool -------------------------------------------------------------------
-
-    @property
-    def multiplexed(self) -> bool:
-        """True once connected over HTTP/2: it carries several requests at once."""
-        return self._http2_connection is not None
 
     @property
     def max_concurrent_streams(self) -> int:
@@ -291,7 +290,8 @@ class AsyncHTTPConnection:
         asks when a request on it ends."""
         connection = self._http2_connection
         if connection is None:
-            return self.is_available()
+            http11 = self._connection
+            return http11 is not None and http11.is_available()
         from .._http2_state import HTTP2ConnectionState  # (imported with the driver)
 
         state = connection.state

@@ -229,8 +229,9 @@ class AsyncConnectionPool:
         self, ticket: Ticket[AsyncHTTPConnection], connection: AsyncHTTPConnection
     ) -> None:
         """The ticket's request is over: release it, saying whether ``connection`` can take
-        more requests, and how many at once."""
-        await self._release(ticket, connection.is_reusable(), connection.max_concurrent_streams)
+        more requests, and (HTTP/2) how many at once."""
+        capacity = connection.max_concurrent_streams if connection.multiplexed else None
+        await self._release(ticket, connection.is_reusable(), capacity)
 
     async def _acquire(
         self, origin: Origin, timeout: float | None, fresh: bool

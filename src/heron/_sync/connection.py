@@ -85,6 +85,7 @@ class HTTPConnection:
         "_socket_options",
         "_ssl_context",
         "_uds",
+        "multiplexed",
         "origin",
     )
 
@@ -120,6 +121,8 @@ class HTTPConnection:
         self._connection: HTTP11Connection | HTTP2Connection | None = None
         #: The same driver when it is HTTP/2.
         self._http2_connection: HTTP2Connection | None = None
+        #: True once connected over HTTP/2: it carries several requests at once.
+        self.multiplexed = False
         self._failed = False
         self._is_closed = False
 
@@ -260,14 +263,10 @@ class HTTPConnection:
         connection = self._http2_connection = HTTP2Connection(
             stream, self.origin, keepalive_expiry=self._keepalive_expiry, clock=self._clock
         )
+        self.multiplexed = True
         return connection
 
     # State, for the pool -------------------------------------------------------------------
-
-    @property
-    def multiplexed(self) -> bool:
-        """True once connected over HTTP/2: it carries several requests at once."""
-        return self._http2_connection is not None
 
     @property
     def max_concurrent_streams(self) -> int:
@@ -292,7 +291,8 @@ class HTTPConnection:
         asks when a request on it ends."""
         connection = self._http2_connection
         if connection is None:
-            return self.is_available()
+            http11 = self._connection
+            return http11 is not None and http11.is_available()
         from .._http2_state import HTTP2ConnectionState  # (imported with the driver)
 
         state = connection.state

@@ -228,8 +228,9 @@ class ConnectionPool:
 
     def _give_back(self, ticket: Ticket[HTTPConnection], connection: HTTPConnection) -> None:
         """The ticket's request is over: release it, saying whether ``connection`` can take
-        more requests, and how many at once."""
-        self._release(ticket, connection.is_reusable(), connection.max_concurrent_streams)
+        more requests, and (HTTP/2) how many at once."""
+        capacity = connection.max_concurrent_streams if connection.multiplexed else None
+        self._release(ticket, connection.is_reusable(), capacity)
 
     def _acquire(
         self, origin: Origin, timeout: float | None, fresh: bool
