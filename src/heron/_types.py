@@ -95,4 +95,3 @@ FileTypes: TypeAlias = (
 RequestFiles: TypeAlias = Mapping[str, FileTypes] | Sequence[tuple[str, FileTypes]]
 
 RequestExtensions: TypeAlias = Mapping[str, Any]
-
