@@ -198,6 +198,11 @@ class HttptoolsParser(RequestWriter):
     )
 
     name = "httptools"
+    # A read that is all body is handed on as it came, so the larger the read, the fewer the
+    # trips through the layers above: 256 KiB is what asyncio's transports deliver at most,
+    # and measured 0.50 s of CPU per GiB downloaded on asyncio against 1.37 s with 64 KiB
+    # reads (whose slicing of asyncio's 256 KiB buffers cost more than the parsing).
+    read_size = 256 * 1024
 
     def __init__(self, origin: str = "the server") -> None:
         super().__init__()

@@ -85,44 +85,93 @@ def transport_of(stream: AsyncioStream) -> RecordingTransport:
 # Reading
 
 
-async def test_a_single_chunk_is_handed_over_without_a_copy(stream: AsyncioStream) -> None:
-    chunk = b"x" * 1000
-    stream.data_received(chunk)
-    assert await stream.read(65536) is chunk
+def feed(stream: AsyncioStream, data: bytes, fill: bool = False) -> None:
+    """What a transport does with received bytes: ask for room, write into it, report; as
+    many times as the room asks. With ``fill``, one read fills all the room offered (as when
+    more is waiting)."""
+    if fill:
+        room = stream.get_buffer(-1)
+        room[:] = b"." * len(room)
+        stream.buffer_updated(len(room))
+    while data:
+        room = stream.get_buffer(-1)
+        size = min(len(room), len(data))
+        room[:size] = data[:size]
+        stream.buffer_updated(size)
+        data = data[size:]
+
+
+async def test_reads_return_what_arrived(stream: AsyncioStream) -> None:
+    feed(stream, b"x" * 1000)
+    data = await stream.read(65536)
+    assert data == b"x" * 1000
+    assert type(data) is bytes
 
 
 async def test_chunks_that_arrive_together_are_read_together(stream: AsyncioStream) -> None:
-    stream.data_received(b"abc")
-    stream.data_received(b"def")
+    feed(stream, b"abc")
+    feed(stream, b"def")
     assert await stream.read(65536) == b"abcdef"
 
 
 async def test_reads_take_at_most_max_bytes(stream: AsyncioStream) -> None:
-    stream.data_received(b"abcdef")
+    feed(stream, b"abcdef")
     assert await stream.read(4) == b"abcd"
     assert await stream.read(4) == b"ef"
-    stream.data_received(b"ghi")
-    stream.data_received(b"jkl")
+    feed(stream, b"ghi")
+    feed(stream, b"jkl")
     assert await stream.read(4) == b"ghij"
     assert await stream.read(4) == b"kl"
+
+
+async def test_the_buffer_starts_small_and_grows_while_reads_fill_it(
+    stream: AsyncioStream,
+) -> None:
+    first = len(stream.get_buffer(-1))
+    assert first == asyncio_backend._INITIAL_BUFFER
+    sizes = []
+    for _ in range(4):
+        feed(stream, b"", fill=True)
+        data = await stream.read(10**9)
+        sizes.append(len(data))
+    assert sizes == [first, 2 * first, 4 * first, 4 * first]
+    assert 4 * first == asyncio_backend._MAX_BUFFER
+    # Reads that leave room keep the size.
+    feed(stream, b"abc")
+    assert await stream.read(100) == b"abc"
+    assert len(stream.get_buffer(-1)) == asyncio_backend._MAX_BUFFER
+
+
+async def test_unread_bytes_move_to_the_start_when_room_runs_out(stream: AsyncioStream) -> None:
+    size = asyncio_backend._INITIAL_BUFFER - asyncio_backend._MIN_ROOM + 1
+    feed(stream, b"a" * size)
+    assert await stream.read(size - 10) == b"a" * (size - 10)
+    # Less than _MIN_ROOM left at the end: the ten unread bytes move, the size stays.
+    room = stream.get_buffer(-1)
+    assert len(room) == asyncio_backend._INITIAL_BUFFER - 10
+    room[:3] = b"bcd"
+    stream.buffer_updated(3)
+    assert await stream.read(100) == b"a" * 10 + b"bcd"
 
 
 async def test_reading_pauses_while_the_buffer_is_full(stream: AsyncioStream) -> None:
     transport = transport_of(stream)
     chunk = b"x" * (asyncio_backend._HIGH_WATER // 2)
-    stream.data_received(chunk)
-    stream.data_received(chunk)
-    stream.data_received(chunk)
+    feed(stream, chunk)
+    assert transport.calls == []
+    feed(stream, chunk)
     assert transport.calls == ["pause_reading"]
     # Still above the low mark after a partial read: stay paused.
-    await stream.read(len(chunk))
+    await stream.read(len(chunk) // 2)
     assert transport.calls == ["pause_reading"]
-    await stream.read(len(chunk) * 2 - asyncio_backend._LOW_WATER // 2)
+    await stream.read(len(chunk) * 3 // 2 - asyncio_backend._LOW_WATER // 2)
     assert transport.calls == ["pause_reading", "resume_reading"]
     # A read that takes everything resumes too.
-    stream.data_received(chunk)
-    stream.data_received(chunk)
-    assert await stream.read(len(chunk) * 4) != b""
+    feed(stream, chunk)
+    feed(stream, chunk)
+    assert (
+        len(await stream.read(len(chunk) * 4)) == asyncio_backend._LOW_WATER // 2 + len(chunk) * 2
+    )
     assert transport.calls == ["pause_reading", "resume_reading"] * 2
 
 
@@ -132,7 +181,7 @@ async def test_a_waiting_read_wakes_at_eof(stream: AsyncioStream) -> None:
 
 
 async def test_data_is_read_before_the_error_that_followed_it(stream: AsyncioStream) -> None:
-    stream.data_received(b"last words")
+    feed(stream, b"last words")
     error = ConnectionResetError(104, "Connection reset by peer")
     stream.connection_lost(error)
     assert await stream.read(100) == b"last words"
@@ -145,7 +194,7 @@ async def test_two_reads_at_once_are_refused(stream: AsyncioStream) -> None:
     async def read_second() -> None:
         with pytest.raises(RuntimeError, match="another read is waiting"):
             await stream.read(100)
-        stream.data_received(b"done")
+        feed(stream, b"done")
 
     task = asyncio.get_running_loop().create_task(read_second())
     assert await stream.read(100) == b"done"
@@ -157,18 +206,18 @@ async def test_two_reads_at_once_are_refused(stream: AsyncioStream) -> None:
 
 async def test_a_finished_read_leaves_its_timer_for_the_next(stream: AsyncioStream) -> None:
     loop = asyncio.get_running_loop()
-    loop.call_soon(stream.data_received, b"a")
+    loop.call_soon(feed, stream, b"a")
     assert await stream.read(100, timeout=30) == b"a"
     timer = stream._read_timer
     assert timer is not None
-    loop.call_soon(stream.data_received, b"b")
+    loop.call_soon(feed, stream, b"b")
     assert await stream.read(100, timeout=60) == b"b"
     assert stream._read_timer is timer  # a later deadline reuses the timer
 
 
 async def test_a_shorter_timeout_rearms_the_timer(stream: AsyncioStream) -> None:
     loop = asyncio.get_running_loop()
-    loop.call_soon(stream.data_received, b"a")
+    loop.call_soon(feed, stream, b"a")
     assert await stream.read(100, timeout=30) == b"a"
     start = time.monotonic()
     with pytest.raises(ReadTimeout, match=r"Timed out after 0\.05 s"):
@@ -178,7 +227,7 @@ async def test_a_shorter_timeout_rearms_the_timer(stream: AsyncioStream) -> None
 
 async def test_an_early_timer_waits_on_for_a_later_deadline(stream: AsyncioStream) -> None:
     loop = asyncio.get_running_loop()
-    loop.call_soon(stream.data_received, b"a")
+    loop.call_soon(feed, stream, b"a")
     assert await stream.read(100, timeout=0.01) == b"a"
     start = time.monotonic()
     with pytest.raises(ReadTimeout, match=r"Timed out after 0\.1 s"):
@@ -188,7 +237,7 @@ async def test_an_early_timer_waits_on_for_a_later_deadline(stream: AsyncioStrea
 
 async def test_a_timer_that_fires_between_reads_does_nothing(stream: AsyncioStream) -> None:
     loop = asyncio.get_running_loop()
-    loop.call_soon(stream.data_received, b"a")
+    loop.call_soon(feed, stream, b"a")
     assert await stream.read(100, timeout=30) == b"a"
     stream._on_read_timer()
     assert stream._read_timer is None
@@ -196,7 +245,7 @@ async def test_a_timer_that_fires_between_reads_does_nothing(stream: AsyncioStre
 
 async def test_losing_the_connection_cancels_the_timer(stream: AsyncioStream) -> None:
     loop = asyncio.get_running_loop()
-    loop.call_soon(stream.data_received, b"a")
+    loop.call_soon(feed, stream, b"a")
     assert await stream.read(100, timeout=30) == b"a"
     timer = stream._read_timer
     assert timer is not None

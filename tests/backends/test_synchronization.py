@@ -196,8 +196,10 @@ def public_signatures(cls: type) -> dict[str, list[str]]:
     for name, member in inspect.getmembers(cls, inspect.isfunction):
         if name.startswith("_") and name not in RENAMED and name not in {"__enter__", "__exit__"}:
             continue
-        if name in {"connection_made", "data_received", "eof_received", "connection_lost"}:
-            continue  # asyncio.Protocol callbacks
+        if name in {"connection_made", "get_buffer", "buffer_updated", "eof_received"}:
+            continue  # asyncio.BufferedProtocol callbacks
+        if name == "connection_lost":
+            continue
         if name in {"pause_writing", "resume_writing"}:
             continue
         methods[RENAMED.get(name, name)] = list(inspect.signature(member).parameters)

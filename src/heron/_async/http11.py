@@ -61,8 +61,6 @@ __all__ = [
     "AsyncHTTP11UpgradeStream",
 ]
 
-#: Bytes asked for per read (the body arrives in chunks of up to this size).
-READ_SIZE = 64 * 1024
 #: An in-memory request body up to this size goes out in the same write as the head.
 MAX_MERGED_BODY = 64 * 1024
 #: More interim (1xx) responses than this before the final one is a misbehaving server.
@@ -254,7 +252,7 @@ class AsyncHTTP11Connection:
         while True:
             if event is NEED_DATA:
                 try:
-                    data = await stream.read(READ_SIZE, timeout)
+                    data = await stream.read(parser.read_size, timeout)
                 except ReadError:
                     if not received:
                         self._raise_if_retryable(reused, write_error)
@@ -384,13 +382,14 @@ class AsyncHTTP11ResponseStream(AsyncByteStream):
         parser = connection._parser
         stream = connection._stream
         timeout = self._read_timeout
+        read_size = parser.read_size
         try:
             while True:
                 event = parser.next_event()
                 if type(event) is bytes:
                     yield event
                 elif event is NEED_DATA:
-                    parser.receive_data(await stream.read(READ_SIZE, timeout))
+                    parser.receive_data(await stream.read(read_size, timeout))
                 elif event is END_OF_MESSAGE:
                     break
                 else:

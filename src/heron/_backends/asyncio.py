@@ -5,9 +5,15 @@ streams: a read that finds data buffered returns without awaiting, a read that m
 on one future, and its timeout is one ``loop.call_later`` timer rather than a cancel scope.
 How a stream works:
 
-- ``data_received`` appends to the buffer (the first chunk is kept as it came, so a read that
-  takes it whole copies nothing) and wakes the waiting reader. Past ``_HIGH_WATER`` buffered
-  bytes the transport stops reading until a read drains the buffer below ``_LOW_WATER``.
+- It is a *buffered* protocol: the transport receives straight into the stream's own buffer
+  (``get_buffer``/``buffer_updated``), and ``read`` copies out what it returns. With a plain
+  protocol every socket read allocates a 256 KiB ``bytes`` and shrinks it to what arrived;
+  glibc then serves each such allocation with a fresh mmap (its threshold adapts to the
+  *shrunk* size freed, never to 256 KiB), and a download paid page faults for every read:
+  measured 1.6 s of CPU per GiB against 0.4 s with this buffer. The buffer starts at 64 KiB and
+  doubles, up to 256 KiB, when the transport fills all the room it was offered (a download).
+  Past ``_HIGH_WATER`` unread bytes the transport stops reading until a read drains the buffer
+  below ``_LOW_WATER``.
 - ``write`` hands the bytes to the transport at once; when the transport asks us to pause
   (its buffer is full), ``write`` waits for ``resume_writing`` within the write timeout.
 - ``eof_received``/``connection_lost`` end the data; ``aclose`` aborts the transport and waits
@@ -43,10 +49,14 @@ from .sync import (
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
-# Stop reading from the socket while this much is buffered and unread; resume below the low
-# mark. (asyncio's SSL transport delivers up to 256 KiB per data_received call.)
-_HIGH_WATER = 512 * 1024
-_LOW_WATER = 128 * 1024
+# The receive buffer: its first size, its largest, and the least room offered to the transport
+# (the transport may read less; asyncio asks for 256 KiB per read at most).
+_INITIAL_BUFFER = 64 * 1024
+_MAX_BUFFER = 256 * 1024
+_MIN_ROOM = 16 * 1024
+# Reading pauses while this much is buffered and unread, and resumes below the low mark.
+_HIGH_WATER = 2 * _MAX_BUFFER
+_LOW_WATER = _MAX_BUFFER // 2
 
 # asyncio aborts a handshake after ssl_handshake_timeout (60 s by default) with an error that
 # looks like any other; heron enforces its own limit, so asyncio's is set out of the way.
@@ -63,14 +73,20 @@ def _wake(waiter: asyncio.Future[bool] | None) -> None:
         waiter.set_result(True)
 
 
-class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
+class AsyncioStream(AsyncNetworkStream, asyncio.BufferedProtocol):
     """A TCP, Unix or TLS connection: the asyncio protocol and heron's stream in one object."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._transport: asyncio.Transport = None  # type: ignore[assignment]  # connection_made
         self._raw_transport: asyncio.Transport = None  # type: ignore[assignment]
-        self._buffer: bytes | bytearray = b""
+        # Received bytes not read yet are _view[_start:_end]; _buffer is only replaced, never
+        # resized, so the memoryviews handed out stay valid.
+        self._buffer = bytearray(_INITIAL_BUFFER)
+        self._view = memoryview(self._buffer)
+        self._start = self._end = 0
+        self._offered = 0  # the room last offered to the transport
+        self._filled = False  # the transport filled all of it: more was waiting
         self._eof = False  # no more data will arrive: EOF, connection lost, or closed by us
         self._lost = False  # connection_lost() was called
         self._closed = False  # aclose() was called, or start_tls() failed
@@ -89,17 +105,39 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = self._raw_transport = cast(asyncio.Transport, transport)
 
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        if not buffer:
-            self._buffer = data
-        else:
-            if isinstance(buffer, bytes):
-                buffer = self._buffer = bytearray(buffer)
-            buffer += data
-            if len(buffer) >= _HIGH_WATER and not self._reading_paused:
-                self._reading_paused = True
-                self._transport.pause_reading()
+    def get_buffer(self, sizehint: int) -> memoryview:
+        end = self._end
+        room = len(self._buffer) - end
+        if room < _MIN_ROOM or (self._filled and len(self._buffer) < _MAX_BUFFER):
+            self._make_room()
+            end = self._end
+            room = len(self._buffer) - end
+        self._offered = room
+        return self._view[end:]
+
+    def _make_room(self) -> None:
+        """Move the unread bytes to a new buffer's start; twice as large if the transport
+        filled all the room it had (more is coming than the buffer holds)."""
+        start, end = self._start, self._end
+        size = end - start
+        capacity = len(self._buffer)
+        if self._filled and capacity < _MAX_BUFFER:
+            capacity *= 2
+        while size + _MIN_ROOM > capacity:
+            capacity *= 2  # unread bytes pile up: up to _HIGH_WATER, then reading pauses
+        self._filled = False
+        buffer = bytearray(capacity)
+        buffer[:size] = self._view[start:end]
+        self._buffer = buffer
+        self._view = memoryview(buffer)
+        self._start, self._end = 0, size
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._filled = nbytes == self._offered
+        end = self._end = self._end + nbytes
+        if end - self._start >= _HIGH_WATER and not self._reading_paused:
+            self._reading_paused = True
+            self._transport.pause_reading()
         _wake(self._read_waiter)
 
     def eof_received(self) -> None:
@@ -128,7 +166,7 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
     # AsyncNetworkStream
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if not self._buffer:
+        if self._start == self._end:
             if self._eof:
                 return self._end_of_data()
             if self._read_waiter is not None:
@@ -143,27 +181,23 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
                 self._read_waiter = None
             if not ready:
                 raise read_timeout(self.origin, timeout)
-            if not self._buffer:
+            if self._start == self._end:
                 return self._end_of_data()
 
-        buffer = self._buffer
-        if len(buffer) <= max_bytes:
-            # Fast path: hand over everything buffered, without a copy when it is one chunk.
-            self._buffer = b""
+        start, end = self._start, self._end
+        if end - start <= max_bytes:
+            data = self._view[start:end].tobytes()
+            self._start = self._end = 0
             if self._reading_paused:
                 self._reading_paused = False
                 self._transport.resume_reading()
-            return buffer if isinstance(buffer, bytes) else bytes(buffer)
-        if isinstance(buffer, bytes):
-            data = buffer[:max_bytes]
-            self._buffer = buffer[max_bytes:]
-        else:
-            data = bytes(memoryview(buffer)[:max_bytes])
-            del buffer[:max_bytes]  # cheap: bytearray drops a prefix by moving its start
-        if self._reading_paused and len(self._buffer) < _LOW_WATER:
+            return data
+        stop = start + max_bytes
+        self._start = stop
+        if self._reading_paused and end - stop < _LOW_WATER:
             self._reading_paused = False
             self._transport.resume_reading()
-        return data
+        return self._view[start:stop].tobytes()
 
     # Read timeouts. One timer is kept and reused: a read that finishes leaves it running;
     # when it fires while a later read waits with a later deadline, it re-arms itself for that
@@ -295,7 +329,7 @@ class AsyncioStream(AsyncNetworkStream, asyncio.Protocol):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            if self._buffer or self._eof:
+            if self._start != self._end or self._eof:
                 return True
             return is_fd_readable(self._raw_transport.get_extra_info("socket").fileno())
         if info == "ssl_object":

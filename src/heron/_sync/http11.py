@@ -62,8 +62,6 @@ __all__ = [
     "HTTP11UpgradeStream",
 ]
 
-#: Bytes asked for per read (the body arrives in chunks of up to this size).
-READ_SIZE = 64 * 1024
 #: An in-memory request body up to this size goes out in the same write as the head.
 MAX_MERGED_BODY = 64 * 1024
 #: More interim (1xx) responses than this before the final one is a misbehaving server.
@@ -255,7 +253,7 @@ class HTTP11Connection:
         while True:
             if event is NEED_DATA:
                 try:
-                    data = stream.read(READ_SIZE, timeout)
+                    data = stream.read(parser.read_size, timeout)
                 except ReadError:
                     if not received:
                         self._raise_if_retryable(reused, write_error)
@@ -385,13 +383,14 @@ class HTTP11ResponseStream(SyncByteStream):
         parser = connection._parser
         stream = connection._stream
         timeout = self._read_timeout
+        read_size = parser.read_size
         try:
             while True:
                 event = parser.next_event()
                 if type(event) is bytes:
                     yield event
                 elif event is NEED_DATA:
-                    parser.receive_data(stream.read(READ_SIZE, timeout))
+                    parser.receive_data(stream.read(read_size, timeout))
                 elif event is END_OF_MESSAGE:
                     break
                 else:
