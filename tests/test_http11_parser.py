@@ -125,6 +125,24 @@ def test_validated_header_names_are_cached_but_the_cache_is_bounded(
     assert b"X-Not-Cached" not in _http11_parser._NAMES
 
 
+def test_short_valid_header_values_are_cached_but_the_cache_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_http11_parser, "_VALUES", set())
+    long_value = b"v" * (_http11_parser._VALUE_CACHED_LENGTH + 1)
+    new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-A", b"cached"), (b"X-B", long_value)])
+    assert b"cached" in _http11_parser._VALUES
+    assert long_value not in _http11_parser._VALUES
+    # A cached value skips the check: still sent as it is.
+    head = new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-A", b"cached")])
+    assert b"\r\nX-A: cached\r\n" in head
+
+    monkeypatch.setattr(_http11_parser, "_VALUES_SIZE", len(_http11_parser._VALUES))
+    new_parser().request_bytes(b"GET", b"/", [*HOST, (b"X-C", b"fresh")])
+    assert b"fresh" in _http11_parser._VALUES
+    assert b"cached" not in _http11_parser._VALUES
+
+
 @pytest.mark.parametrize(
     "value", [b"a\x00b", b"a\rb", b"a\nb", b"a\x0bb", b"a\x0cb", b" a", b"a ", b"\ta", b"a\t"]
 )

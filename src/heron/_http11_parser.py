@@ -79,6 +79,13 @@ _KNOWN_METHODS = frozenset(
 _NAMES: dict[bytes, bytes] = {}
 _NAMES_SIZE = 1024
 
+# Header values seen valid: the same ones (Host, Accept, User-Agent, ...) go out with every
+# request, and a set lookup costs a fraction of the regular expression. Only short values are
+# kept, and the set is emptied when full, so it stays small whatever the program sends.
+_VALUES: set[bytes] = set()
+_VALUES_SIZE = 1024
+_VALUE_CACHED_LENGTH = 200
+
 # The request headers whose values decide framing or connection handling.
 _HOST = b"host"
 _CONTENT_LENGTH = b"content-length"
@@ -279,8 +286,8 @@ class RequestWriter:
             lower = _NAMES.get(name)
             if lower is None:
                 lower = _check_name(name)
-            if not _FIELD_VALUE(value):
-                _refuse_value(name, value)
+            if value not in _VALUES:
+                _check_value(name, value)
             if lower not in _SPECIAL_HEADERS:
                 continue
             if lower == _HOST:
@@ -482,6 +489,15 @@ def _check_name(name: bytes) -> bytes:
     if len(_NAMES) < _NAMES_SIZE:
         _NAMES[name] = lower
     return lower
+
+
+def _check_value(name: bytes, value: bytes) -> None:
+    if not _FIELD_VALUE(value):
+        _refuse_value(name, value)
+    if len(value) <= _VALUE_CACHED_LENGTH:
+        if len(_VALUES) >= _VALUES_SIZE:
+            _VALUES.clear()
+        _VALUES.add(value)
 
 
 def _refuse_value(name: bytes, value: bytes) -> NoReturn:

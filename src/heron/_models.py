@@ -699,6 +699,15 @@ class Response:
     def _read_raw(self) -> bytes:
         """``iter_raw()`` joined, for ``read()``."""
         stream = self._claim_stream(_is_sync_stream, _SYNC_ON_ASYNC_STREAM)
+        read_body = getattr(stream, "_read_body", None)
+        if read_body is not None:
+            # heron's own transports read a whole body in one call, without a generator.
+            try:
+                content: bytes = read_body()
+            finally:
+                self.close()
+            self._num_bytes_downloaded += len(content)
+            return content
         chunks = []
         for raw in stream:  # type: ignore[union-attr]
             self._num_bytes_downloaded += len(raw)
@@ -796,6 +805,15 @@ class Response:
     async def _aread_raw(self) -> bytes:
         """``aiter_raw()`` joined, for ``aread()``."""
         stream = self._claim_stream(_is_async_stream, _ASYNC_ON_SYNC_STREAM)
+        read_body = getattr(stream, "_read_body", None)
+        if read_body is not None:
+            # heron's own transports read a whole body in one call, without a generator.
+            try:
+                content: bytes = await read_body()
+            finally:
+                await self.aclose()
+            self._num_bytes_downloaded += len(content)
+            return content
         chunks = []
         raw_chunks = stream.__aiter__()  # type: ignore[union-attr]
         try:

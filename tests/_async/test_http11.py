@@ -869,6 +869,32 @@ async def test_connection_closed_inside_a_body_is_a_protocol_error() -> None:
     assert END_OF_MESSAGE is not CONNECTION_CLOSED
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("whole", [True, False], ids=["read", "iterated"])
+async def test_empty_body_events_are_skipped(whole: bool) -> None:
+    script: list[ParserEvent] = []
+    stream = AsyncMockStream([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"])
+    conn = AsyncHTTP11Connection(
+        stream, ORIGIN, parser_factory=lambda origin: ScriptedParser(origin, script)
+    )
+    response = await conn.handle_async_request(get())
+    script.append(b"")
+    if whole:
+        assert await response.aread() == b"hi"
+    else:
+        assert [chunk async for chunk in response.aiter_raw()] == [b"hi"]
+    assert conn.is_idle()
+
+
+@pytest.mark.anyio
+async def test_a_closed_body_stream_cant_be_read_whole() -> None:
+    conn, _ = connection(OK)
+    response = await conn.handle_async_request(get())
+    await response.aclose()
+    with pytest.raises(heron.StreamClosed):
+        await response.stream._read_body()  # type: ignore[union-attr]
+
+
 # --- property: chunking never changes the body --------------------------------------------------
 
 

@@ -813,6 +813,30 @@ def test_connection_closed_inside_a_body_is_a_protocol_error() -> None:
     assert END_OF_MESSAGE is not CONNECTION_CLOSED
 
 
+@pytest.mark.parametrize("whole", [True, False], ids=["read", "iterated"])
+def test_empty_body_events_are_skipped(whole: bool) -> None:
+    script: list[ParserEvent] = []
+    stream = MockStream([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"])
+    conn = HTTP11Connection(
+        stream, ORIGIN, parser_factory=lambda origin: ScriptedParser(origin, script)
+    )
+    response = conn.handle_request(get())
+    script.append(b"")
+    if whole:
+        assert response.read() == b"hi"
+    else:
+        assert [chunk for chunk in response.iter_raw()] == [b"hi"]
+    assert conn.is_idle()
+
+
+def test_a_closed_body_stream_cant_be_read_whole() -> None:
+    conn, _ = connection(OK)
+    response = conn.handle_request(get())
+    response.close()
+    with pytest.raises(heron.StreamClosed):
+        response.stream._read_body()  # type: ignore[union-attr]
+
+
 # --- property: chunking never changes the body --------------------------------------------------
 
 

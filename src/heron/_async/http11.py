@@ -378,25 +378,9 @@ class AsyncHTTP11ResponseStream(AsyncByteStream):
         if self._closed:
             # The connection may carry another response by now: never read it as this one.
             raise StreamClosed()
-        connection = self._connection
-        parser = connection._parser
-        stream = connection._stream
-        timeout = self._read_timeout
-        read_size = parser.read_size
         try:
-            while True:
-                event = parser.next_event()
-                if type(event) is bytes:
-                    yield event
-                elif event is NEED_DATA:
-                    parser.receive_data(await stream.read(read_size, timeout))
-                elif event is END_OF_MESSAGE:
-                    break
-                else:
-                    raise RemoteProtocolError(
-                        f"The parser returned {event!r} from {connection._origin} in the "
-                        "middle of a response body."
-                    )
+            while chunk := await self._next_chunk():
+                yield chunk
         except BaseException:
             # Includes GeneratorExit, when the reader stops early: either way the body was not
             # read to its end, so the connection can't be reused and is closed.
@@ -405,6 +389,41 @@ class AsyncHTTP11ResponseStream(AsyncByteStream):
             raise
         if self._release_at_end:
             await self.aclose()
+
+    async def _read_body(self) -> bytes:
+        """The whole body, for ``Response.aread()``: one coroutine instead of a generator."""
+        if self._closed:
+            raise StreamClosed()
+        chunks = []
+        try:
+            while chunk := await self._next_chunk():
+                chunks.append(chunk)
+        except BaseException:
+            with AsyncShieldCancellation():
+                await self.aclose()
+            raise
+        await self.aclose()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _next_chunk(self) -> bytes:
+        """The next piece of the body; ``b""`` at its end."""
+        connection = self._connection
+        parser = connection._parser
+        while True:
+            event = parser.next_event()
+            if type(event) is bytes:
+                if event:
+                    return event
+            elif event is NEED_DATA:
+                data = await connection._stream.read(parser.read_size, self._read_timeout)
+                parser.receive_data(data)
+            elif event is END_OF_MESSAGE:
+                return b""
+            else:
+                raise RemoteProtocolError(
+                    f"The parser returned {event!r} from {connection._origin} in the "
+                    "middle of a response body."
+                )
 
     #: Hand the connection back as soon as the body ends (the traced twin does it itself,
     #: after reporting the end of the body).
@@ -437,6 +456,9 @@ class AsyncTracedHTTP11ResponseStream(AsyncHTTP11ResponseStream):
             # Stopped early: close the body's own iterator now, which closes the connection.
             await chunks.aclose()  # type: ignore[attr-defined]
         await self.aclose()
+
+    async def _read_body(self) -> bytes:
+        return b"".join([chunk async for chunk in self])
 
     async def aclose(self) -> None:
         if not self._closed:

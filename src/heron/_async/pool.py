@@ -400,6 +400,22 @@ class AsyncPoolByteStream(AsyncByteStream):
             raise
         await self.aclose()
 
+    async def _read_body(self) -> bytes:
+        """The whole body, for ``Response.aread()``, without an async generator per layer
+        when the connection's stream can do the same."""
+        read_body = getattr(self._stream, "_read_body", None)
+        try:
+            if read_body is not None:
+                body: bytes = await read_body()
+            else:
+                body = b"".join([chunk async for chunk in self._stream])
+        except BaseException:
+            with AsyncShieldCancellation():
+                await self.aclose()
+            raise
+        await self.aclose()
+        return body
+
     async def aclose(self) -> None:
         if self._closed:
             return

@@ -37,7 +37,6 @@ from .sync import (
     apply_socket_options,
     connect_error,
     format_address,
-    is_fd_readable,
     read_error,
     read_timeout,
     require_server_hostname,
@@ -329,9 +328,11 @@ class AsyncioStream(AsyncNetworkStream, asyncio.BufferedProtocol):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            if self._start != self._end or self._eof:
-                return True
-            return is_fd_readable(self._raw_transport.get_extra_info("socket").fileno())
+            # No system call: the transport reads whenever the loop polls (reading pauses only
+            # with data buffered), so whatever had arrived by the loop's last poll is known
+            # here. What arrives later is the same race as a close just after any check: the
+            # pool retries a request whose reused connection turns out to be closed.
+            return self._start != self._end or self._eof
         if info == "ssl_object":
             return self._transport.get_extra_info("ssl_object")
         if info == "client_addr":

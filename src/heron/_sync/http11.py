@@ -379,25 +379,9 @@ class HTTP11ResponseStream(SyncByteStream):
         if self._closed:
             # The connection may carry another response by now: never read it as this one.
             raise StreamClosed()
-        connection = self._connection
-        parser = connection._parser
-        stream = connection._stream
-        timeout = self._read_timeout
-        read_size = parser.read_size
         try:
-            while True:
-                event = parser.next_event()
-                if type(event) is bytes:
-                    yield event
-                elif event is NEED_DATA:
-                    parser.receive_data(stream.read(read_size, timeout))
-                elif event is END_OF_MESSAGE:
-                    break
-                else:
-                    raise RemoteProtocolError(
-                        f"The parser returned {event!r} from {connection._origin} in the "
-                        "middle of a response body."
-                    )
+            while chunk := self._next_chunk():
+                yield chunk
         except BaseException:
             # Includes GeneratorExit, when the reader stops early: either way the body was not
             # read to its end, so the connection can't be reused and is closed.
@@ -406,6 +390,41 @@ class HTTP11ResponseStream(SyncByteStream):
             raise
         if self._release_at_end:
             self.close()
+
+    def _read_body(self) -> bytes:
+        """The whole body, for ``Response.read()``: one coroutine instead of a generator."""
+        if self._closed:
+            raise StreamClosed()
+        chunks = []
+        try:
+            while chunk := self._next_chunk():
+                chunks.append(chunk)
+        except BaseException:
+            with ShieldCancellation():
+                self.close()
+            raise
+        self.close()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _next_chunk(self) -> bytes:
+        """The next piece of the body; ``b""`` at its end."""
+        connection = self._connection
+        parser = connection._parser
+        while True:
+            event = parser.next_event()
+            if type(event) is bytes:
+                if event:
+                    return event
+            elif event is NEED_DATA:
+                data = connection._stream.read(parser.read_size, self._read_timeout)
+                parser.receive_data(data)
+            elif event is END_OF_MESSAGE:
+                return b""
+            else:
+                raise RemoteProtocolError(
+                    f"The parser returned {event!r} from {connection._origin} in the "
+                    "middle of a response body."
+                )
 
     #: Hand the connection back as soon as the body ends (the traced twin does it itself,
     #: after reporting the end of the body).
@@ -438,6 +457,9 @@ class TracedHTTP11ResponseStream(HTTP11ResponseStream):
             # Stopped early: close the body's own iterator now, which closes the connection.
             chunks.close()  # type: ignore[attr-defined]
         self.close()
+
+    def _read_body(self) -> bytes:
+        return b"".join([chunk for chunk in self])
 
     def close(self) -> None:
         if not self._closed:

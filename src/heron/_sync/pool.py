@@ -399,6 +399,22 @@ class PoolByteStream(SyncByteStream):
             raise
         self.close()
 
+    def _read_body(self) -> bytes:
+        """The whole body, for ``Response.read()``, without an async generator per layer
+        when the connection's stream can do the same."""
+        read_body = getattr(self._stream, "_read_body", None)
+        try:
+            if read_body is not None:
+                body: bytes = read_body()
+            else:
+                body = b"".join([chunk for chunk in self._stream])
+        except BaseException:
+            with ShieldCancellation():
+                self.close()
+            raise
+        self.close()
+        return body
+
     def close(self) -> None:
         if self._closed:
             return
