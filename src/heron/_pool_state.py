@@ -104,7 +104,7 @@ from ._exceptions import UnsupportedProtocol
 # written with the HTTP/1.1 parser seam, and is re-exported here, where the pool's contract
 # names it.
 from ._http11_parser import ConnectionNotAvailable
-from ._models import Request, _display_url
+from ._request import Request, _display_url
 
 __all__ = [
     "ACTIVE",
