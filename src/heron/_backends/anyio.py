@@ -41,10 +41,14 @@ _SocketAttribute = anyio.abc.SocketAttribute
 class AnyIOStream(AsyncNetworkStream):
     """An anyio byte stream (TCP, Unix or TLS) with per-operation timeouts."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_socket", "_ssl_object", "_stream")
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self._stream = stream
+        # Looked up once: anyio builds a dict of every attribute for each `extra()` call, and
+        # the pool asks `is_readable` before every reuse.
+        self._socket: socket.socket | None = stream.extra(_SocketAttribute.raw_socket, None)
+        self._ssl_object: ssl.SSLObject | None = stream.extra(TLSAttribute.ssl_object, None)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
@@ -123,16 +127,17 @@ class AnyIOStream(AsyncNetworkStream):
         return stream
 
     def get_extra_info(self, info: str) -> Any:
-        extra = self._stream.extra
         if info == "is_readable":
-            ssl_object = extra(TLSAttribute.ssl_object, None)
+            ssl_object = self._ssl_object
             if ssl_object is not None and ssl_object.pending():
                 return True
-            return is_fd_readable(extra(_SocketAttribute.raw_socket).fileno())
+            sock = self._socket
+            return sock is None or is_fd_readable(sock.fileno())
         if info == "ssl_object":
-            return extra(TLSAttribute.ssl_object, None)
+            return self._ssl_object
         if info == "socket":
-            return extra(_SocketAttribute.raw_socket, None)
+            return self._socket
+        extra = self._stream.extra
         try:
             if info == "client_addr":
                 return extra(_SocketAttribute.local_address, None)
