@@ -79,6 +79,13 @@ def _curl_rate(output: str) -> float:
     return float(output.strip()) / 2**20
 
 
+def _curl_h2_rate(output: str) -> float:
+    speed, _, version = output.strip().partition(" ")
+    if version != "2":
+        raise RuntimeError(f"curl used HTTP/{version}, not HTTP/2")
+    return _curl_rate(speed)
+
+
 def _upload_file(server: Server) -> Path:
     path = server.ca_path.parent.parent / "upload-128MiB.bin"
     if not (path.exists() and path.stat().st_size == UPLOAD_SIZE):
@@ -132,6 +139,19 @@ def check_server(server: Server, cpu: int | None) -> str:
             "MiB/s",
             [*curl, "-w", "%{speed_download}", f"{urls['http']}/files/{DOWNLOAD_NAME}"],
             _curl_rate,
+            TRANSFERS,
+        ),
+        (
+            "256 MiB download over HTTP/2 (TLS)",
+            "MiB/s",
+            [
+                *curl,
+                "--http2",
+                "-w",
+                "%{speed_download} %{http_version}",
+                f"{urls['h2']}/files/{DOWNLOAD_NAME}",
+            ],
+            _curl_h2_rate,
             TRANSFERS,
         ),
         (

@@ -136,5 +136,15 @@ SCENARIOS: dict[str, Scenario] = {
             quick_limit=2.0,
             concurrency=100,
         ),
+        Scenario(
+            "h2-download",
+            "HTTP/2 over TLS: 256 MiB streamed download (chunks iterated and counted)",
+            "MiB",
+            ("heron", "heron-async", "httpx", "httpx-async"),
+            count=3,
+            limit=20.0,
+            quick_count=1,
+            quick_limit=20.0,
+        ),
     )
 }

@@ -47,6 +47,11 @@ class Params:
     headers: dict[str, str]
 
     @property
+    def workload(self) -> str:
+        """What one operation is: "download", "upload" or "get" (of the small body)."""
+        return _WORKLOADS.get(self.scenario.name, "get")
+
+    @property
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_path)
 
@@ -55,10 +60,15 @@ class Params:
         return self.base_url + "/small"
 
 
+_WORKLOADS = {"download": "download", "h2-download": "download", "upload": "upload"}
+
+
 def _params(raw: dict[str, Any]) -> Params:
     scenario = SCENARIOS[raw["scenario"]]
     name = scenario.name
-    kind = {"newconn-https": "https", "h2-tls": "h2", "h2c": "h2c"}.get(name, "http")
+    kind = {"newconn-https": "https", "h2-tls": "h2", "h2c": "h2c", "h2-download": "h2"}.get(
+        name, "http"
+    )
     pool: int | None = None
     if scenario.concurrency > 1:
         pool = 1 if name.startswith("h2") else scenario.concurrency
@@ -183,6 +193,7 @@ class HttpxStyleSync:
 
     def __init__(self, module: Any, p: Params) -> None:
         self.client = module.Client(**_httpx_style_kwargs(module, p))
+        self.download_version = ""
 
     def get(self, url: str) -> None:
         response = self.client.get(url)
@@ -193,6 +204,7 @@ class HttpxStyleSync:
         received = 0
         with self.client.stream("GET", url) as response:
             _check_status(response.status_code, url)
+            self.download_version = response.http_version
             for chunk in response.iter_bytes():
                 received += len(chunk)
         return received
@@ -213,6 +225,7 @@ class HttpxStyleAsync:
 
     def __init__(self, module: Any, p: Params) -> None:
         self.client = module.AsyncClient(**_httpx_style_kwargs(module, p))
+        self.download_version = ""
 
     async def get(self, url: str) -> None:
         response = await self.client.get(url)
@@ -223,6 +236,7 @@ class HttpxStyleAsync:
         received = 0
         async with self.client.stream("GET", url) as response:
             _check_status(response.status_code, url)
+            self.download_version = response.http_version
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
         return received
@@ -393,10 +407,10 @@ def _check_download(received: int) -> None:
         raise RuntimeError(f"downloaded {received} bytes, expected {DOWNLOAD_SIZE}")
 
 
-def _unit_size(scenario: Scenario) -> float:
+def _unit_size(workload: str) -> float:
     """What one operation counts for: a request, or the MiB of one transfer."""
     sizes = {"download": DOWNLOAD_SIZE / 2**20, "upload": UPLOAD_SIZE / 2**20}
-    return sizes.get(scenario.name, 1.0)
+    return sizes.get(workload, 1.0)
 
 
 def _repeat(operation: Callable[[], object], count: int, deadline: float) -> int:
@@ -445,7 +459,7 @@ def run_sync(p: Params) -> dict[str, float]:
         "download": lambda: _check_download(client.download(download_url)),
         "upload": lambda: client.upload(upload_url),
     }
-    operation = operations.get(p.scenario.name, lambda: client.get(p.small_url))
+    operation = operations.get(p.workload, lambda: client.get(p.small_url))
     try:
         for _ in range(WARMUP_REQUESTS):
             client.get(p.small_url)
@@ -454,7 +468,10 @@ def run_sync(p: Params) -> dict[str, float]:
         meter = Meter(p.server_pid)
         meter.start()
         done = _repeat(operation, p.count, meter.t0 + p.limit)
-        return meter.stop(done, done * _unit_size(p.scenario))
+        result = meter.stop(done, done * _unit_size(p.workload))
+        if p.http2 and p.workload == "download":
+            _check_http2(getattr(client, "download_version", ""))
+        return result
     finally:
         client.close()
 
@@ -471,7 +488,7 @@ async def run_async(p: Params) -> dict[str, float]:
         "download": download,
         "upload": lambda: client.upload(upload_url),
     }
-    operation = operations.get(p.scenario.name, lambda: client.get(p.small_url))
+    operation = operations.get(p.workload, lambda: client.get(p.small_url))
     concurrency = p.scenario.concurrency
     try:
         if p.http2:
@@ -487,7 +504,10 @@ async def run_async(p: Params) -> dict[str, float]:
             done = await _run_concurrently(operation, concurrency, p.count, deadline)
         else:
             done = await _arepeat(operation, p.count, deadline)
-        return meter.stop(done, done * _unit_size(p.scenario))
+        result = meter.stop(done, done * _unit_size(p.workload))
+        if p.http2 and p.workload == "download":
+            _check_http2(getattr(client, "download_version", ""))
+        return result
     finally:
         await client.close()
 

@@ -18,7 +18,13 @@ others sleep on their waker. When the reader leaves, it wakes the longest sleepe
 finds what it waited for or becomes the next reader, so someone always reads while anyone waits.
 Writes are serialized the same way (``writing``): whoever holds it sends everything h2 has
 queued, including what other tasks queued meanwhile, so frames go out in the order h2 made them
-(HPACK depends on it).
+(HPACK depends on it). While sleepers that were woken have yet to resume (``waking``), sends
+are put off, and the last of them to resume sends everything at once.
+
+Where the time goes: h2 is pure Python, and a request costs it more than all of heron's layers
+above. ``_h2_connection.H2Connection`` skips some of h2's work in the common cases; here, the
+DATA frames of one read make one chunk, and bodies are given back to the flow control windows
+in batches (``_ACK_BATCH``).
 
 A request first takes a stream slot. The server's ``SETTINGS_MAX_CONCURRENT_STREAMS`` bounds
 the slots; until its first SETTINGS frame arrives we assume 1, so a burst of requests on a new
@@ -63,11 +69,12 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 from h2.errors import ErrorCodes
 from hpack import NeverIndexedHeaderTuple
-from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
 from ._exceptions import ReadError, RemoteProtocolError
+from ._h2_connection import H2Connection
 from ._pool_state import ConnectionNotAvailable
 
 __all__ = [
@@ -100,7 +107,11 @@ MAX_HEADER_LIST_SIZE: Final = 256 * 1024
 MAX_STREAMS: Final = 1000
 #: Tell h2 to forget its closed streams after this many of ours have closed.
 _CULL_EVERY: Final = 64
-
+#: Body bytes given back to the flow control windows in one go (h2 sends a WINDOW_UPDATE once
+#: half a window is given back): per stream as its body is read, and for the connection as
+#: streams close with their bodies read or not. Far below the windows, even for MAX_STREAMS
+#: streams together, so that holding them back can never stall the server.
+_ACK_BATCH: Final = 512 * 1024
 # Request fields that HTTP/2 forbids (RFC 9113 section 8.2.2); Host becomes :authority.
 _DROPPED = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host")
@@ -201,53 +212,6 @@ def response_head(
     return int(status), headers
 
 
-class _QuietDataFrame(DataFrame):
-    """A DATA frame whose ``repr()`` does not hex-encode its payload."""
-
-    def _body_repr(self) -> str:
-        return f"<{len(self.data)} bytes>"
-
-
-class _H2Connection(h2.connection.H2Connection):
-    """h2's client connection with the changes heron needs."""
-
-    def __init__(self, config: h2.config.H2Configuration) -> None:
-        super().__init__(config=config)
-        self._frame_dispatch_table[_QuietDataFrame] = self._receive_data_frame
-
-    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
-        # h2 takes repr(frame) of every frame it receives, for a log call that does nothing,
-        # and hyperframe's repr of a DATA frame hex-encodes the whole payload: that costs
-        # more than all the rest of receiving a large body.
-        if frame.__class__ is DataFrame:
-            frame.__class__ = _QuietDataFrame
-        return super()._receive_frame(frame)
-
-    @property
-    def open_outbound_streams(self) -> int:
-        # h2 counts open streams by walking all of them before each new one: O(n) per request,
-        # O(n^2) per burst. HTTP2State counts its own and enforces the server's limit before it
-        # sends HEADERS, so h2's check is skipped; cull() does h2's clean-up instead.
-        return 0
-
-    def cull(self) -> None:
-        """Forget closed streams (h2 does it while counting them)."""
-        super().open_outbound_streams  # noqa: B018 - the getter culls
-
-    def _receive_goaway_frame(
-        self, frame: GoAwayFrame
-    ) -> tuple[list[Frame], list[h2.events.Event]]:
-        # h2 closes the whole connection on GOAWAY and drops whatever it had queued, so the
-        # streams the server still serves (ids up to last_stream_id, RFC 9113 section 6.8)
-        # could neither acknowledge data nor finish. Report the event and stay open;
-        # HTTP2State opens no new streams from then on.
-        event = h2.events.ConnectionTerminated()
-        event.error_code = frame.error_code
-        event.last_stream_id = frame.last_stream_id
-        event.additional_data = frame.additional_data or None
-        return [], [event]
-
-
 class Waker(Protocol):
     """Whatever the driver sleeps on: an ``AsyncEvent`` or an ``Event``."""
 
@@ -262,10 +226,13 @@ class HTTP2Stream:
         "closed",
         "ended",
         "head",
+        "incoming",
+        "incoming_length",
         "problem",
         "request_ended",
         "reused",
         "stream_id",
+        "unacked",
         "waker",
     )
 
@@ -277,6 +244,11 @@ class HTTP2Stream:
         self.head: Sequence[tuple[bytes, bytes]] | None = None
         #: Body chunks not read yet, with their flow-controlled lengths.
         self.chunks: deque[tuple[bytes, int]] = deque()
+        #: The body arriving in the read being dispatched, becoming one chunk at its end.
+        self.incoming: list[bytes] = []
+        self.incoming_length = 0
+        #: Body bytes read but not yet given back to the stream's flow control window.
+        self.unacked = 0
         #: The server ended its side of the stream (the body is complete).
         self.ended = False
         #: We ended our side (the request body is sent).
@@ -323,7 +295,7 @@ class HTTP2State:
 
     def __init__(self, origin: str) -> None:
         self.origin = origin
-        self.h2 = _H2Connection(config=_CONFIG)
+        self.h2 = H2Connection(config=_CONFIG)
         #: Our streams by id, open or waiting to be closed by their request.
         self.streams: dict[int, HTTP2Stream] = {}
         #: Stream slots held (by open streams, and granted to queued requests).
@@ -338,6 +310,10 @@ class HTTP2State:
         #: A task is reading the socket / writing to it.
         self.reading = False
         self.writing = False
+        #: Sleepers woken that have not resumed yet, and whether a send was put off until
+        #: they have (see ``put_off_send``).
+        self.waking = 0
+        self.send_due = False
         #: The lowest last_stream_id of the GOAWAY frames received, and the last error code.
         self.goaway_last_stream_id: int | None = None
         self.goaway_error_code = 0
@@ -351,6 +327,8 @@ class HTTP2State:
         self.request_count = 0
         self.completed = 0
         self._closes = 0
+        #: Body bytes of closed streams not yet given back to the connection's window.
+        self._unacked = 0
 
     # Queries -------------------------------------------------------------------------------
 
@@ -532,8 +510,11 @@ class HTTP2State:
         chunks = stream.chunks
         if chunks:
             data, flow_controlled = chunks.popleft()
-            if flow_controlled and self.failure is None:
-                self.h2.acknowledge_received_data(flow_controlled, stream.stream_id)
+            unacked = stream.unacked + flow_controlled
+            if unacked >= _ACK_BATCH and self.failure is None:
+                self.h2.acknowledge_received_data(unacked, stream.stream_id)
+                unacked = 0
+            stream.unacked = unacked
             return data
         if stream.ended:
             return None
@@ -558,6 +539,9 @@ class HTTP2State:
             )
             return
         streams = self.streams
+        # The streams that got body bytes: a read may bring dozens of DATA frames for one
+        # stream, handed on as a single chunk (and acknowledged at once when it is read).
+        receiving: list[HTTP2Stream] = []
         for event in events:
             kind = type(event)
             if kind is h2.events.DataReceived:
@@ -565,12 +549,13 @@ class HTTP2State:
                 stream = streams.get(event.stream_id)
                 if stream is None:
                     # A stream closed on our side: just give the window back.
-                    self.h2.acknowledge_received_data(
-                        event.flow_controlled_length, event.stream_id
-                    )
+                    self._give_back(event.flow_controlled_length, event.stream_id)
                 else:
-                    stream.chunks.append((event.data, event.flow_controlled_length))
-                    self._wake(stream)
+                    incoming = stream.incoming
+                    if not incoming:
+                        receiving.append(stream)
+                    incoming.append(event.data)
+                    stream.incoming_length += event.flow_controlled_length
             elif kind is h2.events.ResponseReceived:
                 assert isinstance(event, h2.events.ResponseReceived)
                 stream = streams.get(event.stream_id)
@@ -602,6 +587,16 @@ class HTTP2State:
             # The rest needs nothing from us: h2 answers PINGs and acknowledges SETTINGS
             # itself; interim (1xx) responses, trailers, priority and unknown frames are
             # ignored.
+        for stream in receiving:
+            incoming = stream.incoming
+            # (h2's payloads are views of the bytes read: bytes() copies a view, not bytes.)
+            chunk = bytes(incoming[0]) if len(incoming) == 1 else b"".join(incoming)
+            incoming.clear()
+            length = stream.incoming_length
+            stream.incoming_length = 0
+            if chunk or length:  # (not the empty DATA frame that only ends a stream)
+                stream.chunks.append((chunk, length))
+                self._wake(stream)
 
     def _window_opened(self, stream_id: int) -> None:
         if not self.window_waiters:
@@ -730,10 +725,10 @@ class HTTP2State:
             h2_stream = connection.streams.get(stream_id)
             if h2_stream is not None and not h2_stream.closed:
                 connection.reset_stream(stream_id, ErrorCodes.CANCEL)
-            if chunks:
-                # The connection window still counts the body nobody will read.
-                unread = sum(flow_controlled for _, flow_controlled in chunks)
-                connection.acknowledge_received_data(unread, stream_id)
+            # The connection window still counts the body read but not given back yet, and
+            # the body nobody will read.
+            unread = sum(flow_controlled for _, flow_controlled in chunks)
+            self._give_back(stream.unacked + unread, stream_id)
             self._closes += 1
             if self._closes % _CULL_EVERY == 0:
                 connection.cull()
@@ -741,6 +736,16 @@ class HTTP2State:
         if stream.ended and stream.problem is None:
             self.completed += 1
         self.release_slot()
+
+    def _give_back(self, size: int, stream_id: int) -> None:
+        """Give ``size`` bytes received on a stream we closed (``stream_id``) back to the
+        connection's flow control window, in batches."""
+        unacked = self._unacked + size
+        if unacked >= _ACK_BATCH:
+            # (For a closed stream, h2 opens only the connection's window.)
+            self.h2.acknowledge_received_data(unacked, stream_id)
+            unacked = 0
+        self._unacked = unacked
 
     # Sleeping and waking ---------------------------------------------------------------------
 
@@ -753,6 +758,27 @@ class HTTP2State:
         """``stream``'s request gave up sleeping (timed out, or cancelled)."""
         stream.waker = None
         self.sleepers.pop(stream, None)
+
+    def put_off_send(self) -> bool:
+        """True when what h2 has queued should not be sent yet: sleepers were woken and will
+        run first. Most of them send a request when they do (a reader hands out responses to
+        many requests at once, and their tasks go on to the next ones), so the last of them to
+        resume sends everyone's frames in one write rather than one write each."""
+        if self.waking:
+            self.send_due = True
+            return True
+        return False
+
+    def resumed(self, stream: HTTP2Stream) -> bool:
+        """``stream``'s request is back from a sleep, woken or not. True when it is the last of
+        the woken to resume and a send was put off: it must send what h2 has queued."""
+        if stream.waker is not None:
+            return False  # not woken (it timed out, or was cancelled)
+        self.waking -= 1
+        if self.waking or not self.send_due:
+            return False
+        self.send_due = False
+        return True
 
     def pass_reading(self) -> None:
         """If nobody is reading, wake the longest sleeper: it finds what it waited for, or
@@ -767,6 +793,7 @@ class HTTP2State:
             party.waker = None
             if type(party) is HTTP2Stream:
                 self.sleepers.pop(party, None)
+                self.waking += 1  # until its request calls resumed()
             waker.set()
 
     def _wake_slot_waiters(self) -> None:

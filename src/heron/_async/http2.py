@@ -4,10 +4,13 @@ How it works: ``HTTP2State`` (``_http2_state.py``) keeps the books and makes the
 module reads, writes and waits. A request takes a stream slot (queueing while the server's
 ``MAX_CONCURRENT_STREAMS`` are all in use), sends its HEADERS and body (waiting for WINDOW_UPDATE
 whenever the server's flow control window is shut), and waits for its response head. The body
-is read as the response stream is iterated; each chunk read is acknowledged, so the server may
-send more. There is no background task: whoever waits for something and finds nobody reading
-the socket reads it, for everyone (see ``_wait``); the lock guards the state for threads in the
-generated sync twin, and is never held across an await.
+is read as the response stream is iterated; what is read is acknowledged (in batches), so the
+server may send more. There is no background task: whoever waits for something and finds nobody
+reading the socket reads it, for everyone (see ``_wait``); the lock guards the state for threads
+in the generated sync twin, and is never held across an await. Sending is put off while
+requests just woken by the reader have yet to run: most of them go on to send another request,
+and the last to resume sends all of their frames in one write (one system call, one TLS
+record) instead of one write each.
 
     step                     awaits                              when it fails or is cancelled
     -----------------------  ----------------------------------  -----------------------------
@@ -280,10 +283,11 @@ class AsyncHTTP2Connection:
                         state.window_waiters.pop(stream, None)
 
     async def _flush(self, timeout: float | None) -> None:
-        """Send what h2 has queued, unless another task is writing (it will send it)."""
+        """Send what h2 has queued, unless another task is writing (it will send it), or tasks
+        just woken are yet to run (the last of them will, see ``HTTP2State.put_off_send``)."""
         state = self._state
         with self._lock:
-            if state.writing or state.failure is not None:
+            if state.writing or state.failure is not None or state.put_off_send():
                 return
             data = state.h2.data_to_send()
             if not data:
@@ -382,7 +386,13 @@ class AsyncHTTP2Connection:
                 await self._read_until(ready, remaining, deadline, phase, timeout)
                 return
             try:
-                await waker.wait(remaining)
+                try:
+                    await waker.wait(remaining)
+                finally:
+                    with lock:
+                        send = state.resumed(party)
+                    if send:
+                        await self._flush(timeout)
             except BaseException as exc:
                 with lock:
                     state.stop_sleeping(party)
