@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 
@@ -9,6 +10,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from heron import _synchronization as synchronization
 from heron._backends.anyio import AnyIOBackend, AnyIOStream
 from heron._backends.asyncio import AsyncioBackend, AsyncioStream
 from heron._backends.sync import SyncBackend, SyncStream
@@ -91,6 +93,32 @@ async def test_event_wait_times_out() -> None:
         await event.wait(timeout=0.01)
     with pytest.raises(WaitTimeout):  # again, now that the event exists
         await event.wait(timeout=0.01)
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_wait_leaves_nothing_behind_and_set_is_idempotent() -> None:
+    event = AsyncEvent()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(event.wait, 5)
+        tg.start_soon(event.wait)
+        await anyio.wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    assert event._waiters == []
+    event.set()
+    event.set()
+    assert event.is_set()
+    await event.wait()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_a_late_timer_leaves_a_woken_waiter_alone() -> None:
+    # The timer and set() can fire in the same loop iteration: the first one wins.
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    waiter.set_result(True)
+    synchronization._expire(waiter)
+    assert waiter.result() is True
 
 
 @pytest.mark.anyio
