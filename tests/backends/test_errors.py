@@ -9,7 +9,7 @@ import ssl
 import pytest
 
 from heron import ConnectError, ConnectTimeout, ReadError, ReadTimeout, WriteError
-from heron._backends.sync import (
+from heron._backends.errors import (
     connect_error,
     format_address,
     read_error,

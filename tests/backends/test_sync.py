@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import random
 import socket
 import ssl
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -18,11 +24,19 @@ from heron import (
     WriteTimeout,
 )
 from heron._backends.auto import AutoBackend
-from heron._backends.sync import SyncBackend, SyncStream
+from heron._backends.base import NetworkStream
+from heron._backends.sync import (
+    SharedTLSStream,
+    SyncBackend,
+    SyncStream,
+    SyncTLSStream,
+    TLSInTLSStream,
+)
 
 from .conftest import (
     HOST,
     Certificates,
+    Handler,
     InnerTLS,
     LoopbackServer,
     echo,
@@ -31,6 +45,7 @@ from .conftest import (
     reset,
     send_and_close,
     send_and_hold,
+    stall,
     tls_in_tls_echo,
 )
 
@@ -40,6 +55,13 @@ BIG = b"x" * (64 * 1024 * 1024)  # more than loopback socket buffers hold
 @pytest.fixture
 def backend() -> SyncBackend:
     return SyncBackend()
+
+
+@pytest.fixture
+def socket_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        yield ours, theirs
 
 
 def test_auto_backend_is_the_sync_backend() -> None:
@@ -165,6 +187,19 @@ def test_write_timeout_when_the_server_does_not_read(
     stream.close()
 
 
+def test_write_to_a_full_socket_waits_from_its_first_byte(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, _ = socket_pair
+    stream = SyncStream(ours)  # makes it non-blocking
+    for size in (65536, 1):
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                ours.send(b"x" * size)
+    with pytest.raises(WriteTimeout, match=r"^Timed out after 0.05 s sending the request to "):
+        stream.write(b"more", timeout=0.05)
+
+
 def test_reset_connection_gives_read_error_then_write_error(backend: SyncBackend) -> None:
     with LoopbackServer(reset) as server:
         stream = backend.connect_tcp(HOST, server.port)
@@ -258,7 +293,7 @@ def test_tls_handshake_with_sni_and_alpn(backend: SyncBackend, certs: Certificat
         assert tls.get_extra_info("ssl_object").selected_alpn_protocol() == "http/1.1"
         assert server_names == ["localhost"]
         assert tls.origin == stream.origin
-        assert repr(tls).endswith(" TLS>")
+        assert repr(tls) == f"<SyncTLSStream {HOST}:{server.port}>"
         tls.write(b"secret")
         assert tls.read(100) == b"secret"
         assert tls.get_extra_info("is_readable") is False
@@ -345,8 +380,12 @@ def test_tls_inside_tls(backend: SyncBackend, certs: Certificates) -> None:
             certs.client_context(alpn=["h2", "http/1.1"]), server_hostname="localhost", timeout=5
         )
         inner.origin = "https://inner.example:443"
-        assert outer.origin == "https://inner.example:443"
-        assert repr(inner).startswith("<TLSInTLSStream https://inner.example:443 over <Sync")
+        # The outer layer is read and written through a SharedTLSStream now (the inner one may
+        # carry HTTP/2), which shares the inner stream's origin.
+        assert repr(inner) == (
+            "<TLSInTLSStream https://inner.example:443 over "
+            "<SharedTLSStream https://inner.example:443>>"
+        )
         assert inner.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
         assert inner.get_extra_info("server_addr") == (HOST, server.port)
         inner.write(b"wrapped " * 10000, timeout=5)
@@ -491,3 +530,430 @@ def test_tls_inside_tls_garbage_is_a_read_error_and_write_error(
 
 def test_stream_class_is_exported() -> None:
     assert SyncBackend().connect_tcp.__annotations__["return"] in (SyncStream, "SyncStream")
+
+
+# TLS streams: HTTP/1.1 gets a blocking SSLSocket (SyncTLSStream); HTTP/2, whose threads read
+# and write a connection at once, a SharedTLSStream.
+
+#: The protocol the server picks (ALPN), and the stream class that gets.
+MODES = {"http/1.1": SyncTLSStream, "h2": SharedTLSStream}
+
+
+def run_in_threads(*functions: Callable[[], object]) -> None:
+    """Run each function in its own thread; wait for all, then raise the first error."""
+    errors: list[BaseException] = []
+
+    def run(function: Callable[[], object]) -> None:
+        try:
+            function()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "a thread is stuck"
+    if errors:
+        raise errors[0]
+
+
+def messages(count: int, largest: int) -> list[bytes]:
+    """``count`` random messages of sizes up to ``largest`` bytes: any byte lost, repeated or
+    reordered shows."""
+    sizes = random.Random(count)
+    return [random.Random(n).randbytes(sizes.randint(1, largest)) for n in range(count)]
+
+
+def read_exactly(stream: NetworkStream, size: int) -> bytes:
+    received = bytearray()
+    while len(received) < size:
+        data = stream.read(65536, timeout=10)
+        assert data, f"EOF after {len(received)} of {size} bytes"
+        received += data
+    return bytes(received)
+
+
+def tls_server(
+    handler: Handler, certs: Certificates, alpn: str, version: ssl.TLSVersion | None = None
+) -> LoopbackServer:
+    context = certs.server_context(alpn=[alpn])
+    if version is not None:
+        context.maximum_version = version
+    return LoopbackServer(handler, ssl_context=context)
+
+
+def tls_connect(
+    backend: SyncBackend, server: LoopbackServer, certs: Certificates, alpn: str = "http/1.1"
+) -> NetworkStream:
+    stream = backend.connect_tcp(HOST, server.port, timeout=5)
+    tls = stream.start_tls(certs.client_context(alpn=[alpn]), server_hostname="localhost")
+    assert type(tls) is MODES[alpn]
+    return tls
+
+
+def test_the_server_choosing_http2_gets_a_shared_tls_stream(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    with tls_server(echo, certs, "h2") as server:
+        tls = tls_connect(backend, server, certs, "h2")
+        assert repr(tls) == f"<SharedTLSStream {HOST}:{server.port}>"
+        assert tls.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
+        assert tls.get_extra_info("server_addr") == (HOST, server.port)
+        assert tls.get_extra_info("socket") is tls.get_extra_info("ssl_object")
+        tls.write(b"ping")
+        assert tls.read(100, timeout=5) == b"ping"  # and the session tickets before it
+        assert tls.get_extra_info("is_readable") is False
+        tls.write(b"0123456789")
+        assert tls.read(1, timeout=5) == b"0"
+        assert tls.get_extra_info("is_readable") is True  # decrypted, held by OpenSSL
+        tls.close()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_shared_tls_reads_in_one_thread_while_another_writes(
+    backend: SyncBackend, certs: Certificates, version: ssl.TLSVersion
+) -> None:
+    # ssl.SSLSocket alone fails this with "bad record MAC" (or a record the server rejects).
+    with tls_server(echo, certs, "h2", version) as server:
+        tls = tls_connect(backend, server, certs, "h2")
+        assert tls.get_extra_info("ssl_object").version() == version.name.replace("_", ".")
+        sent = messages(3000, 10000)
+        expected = b"".join(sent)
+        received: list[bytes] = []
+        reading = threading.Event()
+
+        def reader() -> None:
+            reading.set()
+            received.append(read_exactly(tls, len(expected)))
+
+        def writer() -> None:
+            assert reading.wait(5)
+            for message in sent:
+                tls.write(message, timeout=10)
+
+        run_in_threads(reader, writer)
+        assert received == [expected]
+        tls.close()
+        assert server.client_closed.wait(5)
+
+
+def test_shared_tls_write_that_fills_the_socket_waits_while_another_thread_reads(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    # The echo server stops reading while its answers are not read: the write waits for the
+    # socket many times, and the reader's reads come in between.
+    with tls_server(echo, certs, "h2") as server:
+        tls = tls_connect(backend, server, certs, "h2")
+        big = random.Random(0).randbytes(16 * 1024 * 1024)
+        received: list[bytes] = []
+        run_in_threads(
+            lambda: received.append(read_exactly(tls, len(big))),
+            lambda: tls.write(big, timeout=10),
+        )
+        assert received == [big]
+        tls.close()
+
+
+@pytest.mark.parametrize("alpn", MODES)
+@pytest.mark.parametrize("after_a_write", [False, True])
+def test_tls_read_timeout_names_the_origin_and_the_limit(
+    backend: SyncBackend, certs: Certificates, alpn: str, after_a_write: bool
+) -> None:
+    # After a write, a SharedTLSStream's read polls the socket before it tries OpenSSL;
+    # otherwise it tries first. Both wait within the read timeout.
+    with tls_server(read_until_eof, certs, alpn) as server:
+        tls = tls_connect(backend, server, certs, alpn)
+        tls.origin = "https://example.org:443"
+        if after_a_write:
+            tls.write(b"unanswered")
+        with pytest.raises(ReadTimeout) as info:
+            tls.read(100, timeout=0.05)
+        assert str(info.value) == (
+            "Timed out after 0.05 s reading the response from https://example.org:443 "
+            "(read timeout). If the server is slow, raise the limit with Timeout(read=...)."
+        )
+        tls.close()
+
+
+def test_shared_tls_read_with_no_time_left_times_out_at_once(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    with tls_server(read_until_eof, certs, "h2") as server:
+        tls = tls_connect(backend, server, certs, "h2")
+        with pytest.raises(ReadTimeout, match=r"^Timed out after 0.0 s reading"):
+            tls.read(100, timeout=0)
+        tls.close()
+
+
+@pytest.mark.parametrize("alpn", MODES)
+def test_tls_write_timeout_when_the_server_does_not_read(
+    backend: SyncBackend, certs: Certificates, alpn: str
+) -> None:
+    with tls_server(stall, certs, alpn) as server:
+        tls = tls_connect(backend, server, certs, alpn)
+        with pytest.raises(WriteTimeout) as info:
+            tls.write(BIG, timeout=0.2)
+        assert str(info.value).startswith(
+            f"Timed out after 0.2 s sending the request to {HOST}:{server.port} "
+            "(write timeout): the server is not reading it."
+        )
+        tls.close()
+
+
+@pytest.mark.parametrize("alpn", MODES)
+def test_tls_reads_what_openssl_holds_before_waiting(
+    backend: SyncBackend, certs: Certificates, alpn: str
+) -> None:
+    with tls_server(echo, certs, alpn) as server:
+        tls = tls_connect(backend, server, certs, alpn)
+        tls.write(b"ping")
+        assert tls.read(100) == b"ping"
+        tls.write(b"0123456789")
+        assert tls.read(4) == b"0123"
+        # The rest waits in OpenSSL, not in the socket: a read after a write must not poll for
+        # it (nothing more would come).
+        tls.write(b"!")
+        assert tls.read(100) == b"456789"
+        assert tls.read(100) == b"!"
+        tls.close()
+
+
+@pytest.mark.parametrize("alpn", MODES)
+def test_closed_or_reset_tls_stream_gives_read_and_write_errors(
+    backend: SyncBackend, certs: Certificates, alpn: str
+) -> None:
+    with tls_server(reset, certs, alpn) as server:
+        tls = tls_connect(backend, server, certs, alpn)
+        tls.write(b"")  # nothing to send is not an error
+        tls.write(b"hello")
+        assert server.connection_closed.wait(5)
+        # OpenSSL reads the reset as an EOF without close_notify, which HTTP may take as EOF.
+        assert tls.read(100, timeout=5) == b""
+        with pytest.raises(WriteError, match=rf"^Could not send the request to {HOST}:"):
+            tls.write(b"x", timeout=5)
+        tls.close()
+        tls.close()  # again: nothing happens
+        with pytest.raises(ReadError, match="the connection is already closed"):
+            tls.read(100)
+        with pytest.raises(WriteError, match="the connection is already closed"):
+            tls.write(b"x")
+        assert tls.get_extra_info("is_readable") is True
+        assert tls.get_extra_info("server_addr") is None
+
+
+@pytest.mark.parametrize("alpn", [None, *MODES])
+def test_close_wakes_a_thread_blocked_reading(
+    backend: SyncBackend, certs: Certificates, alpn: str | None
+) -> None:
+    # As when a writer's error makes an HTTP/2 connection close while another thread reads, or
+    # a client is closed while another thread reads a response.
+    with (
+        LoopbackServer(read_until_eof) if alpn is None else tls_server(read_until_eof, certs, alpn)
+    ) as server:
+        stream: NetworkStream
+        if alpn is None:
+            stream = backend.connect_tcp(HOST, server.port)
+        else:
+            stream = tls_connect(backend, server, certs, alpn)
+        reading = threading.Event()
+        outcome: list[object] = []
+
+        def reader() -> None:
+            reading.set()
+            try:
+                outcome.append(stream.read(100, timeout=None))
+            except ReadError as exc:
+                outcome.append(str(exc))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert reading.wait(5)
+        stream.close()
+        thread.join(5)
+        assert not thread.is_alive()
+        closed = f"Cannot read from {HOST}:{server.port}: the connection is already closed."
+        # A SharedTLSStream makes no OpenSSL call while it closes: its read finds it closed.
+        # A socket shut down under a blocked read reads EOF.
+        assert outcome == [closed] if alpn == "h2" else outcome in ([closed], [b""])
+        assert server.client_closed.wait(5)
+
+
+class ScriptedSSLSocket:
+    """Stands in for an ``ssl.SSLSocket``: ``recv`` and ``send`` give the scripted answers in
+    turn (an exception is raised, a function called), over the file descriptor of a real
+    socket, which the stream polls."""
+
+    def __init__(self, sock: socket.socket, recv: list[object], send: list[object]) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.recv_script = recv
+        self.send_script = send
+        self.sent: list[bytes] = []
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def setblocking(self, flag: bool) -> None:
+        assert flag is False
+
+    def pending(self) -> int:
+        return 0
+
+    def _answer(self, script: list[object]) -> object:
+        answer = script.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer() if callable(answer) else answer
+
+    def recv(self, max_bytes: int) -> object:
+        return self._answer(self.recv_script)
+
+    def send(self, data: bytes | memoryview) -> object:
+        self.sent.append(bytes(data))
+        answer = self._answer(self.send_script)
+        return len(data) if answer is None else answer
+
+
+def scripted_stream(sock: socket.socket, **scripts: list[object]) -> tuple[Any, SharedTLSStream]:
+    fake = ScriptedSSLSocket(sock, scripts.get("recv", []), scripts.get("send", []))
+    stream = SharedTLSStream(cast(Any, fake))
+    stream.origin = "https://example.org:443"
+    return fake, stream
+
+
+def test_shared_tls_read_that_must_answer_first_waits_until_it_can_write(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    # A post-handshake message may need an answer before the data: the read waits for the
+    # socket to take it (this one can, at once), then tries again.
+    fake, stream = scripted_stream(socket_pair[0], recv=[ssl.SSLWantWriteError(), b"data"])
+    assert stream.read(100, timeout=5) == b"data"
+    assert fake.recv_script == []
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+@pytest.mark.parametrize("data_arrives", [False, True])
+def test_shared_tls_write_during_a_renegotiation_waits_for_the_server(
+    socket_pair: tuple[socket.socket, socket.socket],
+    timeout: float | None,
+    data_arrives: bool,
+) -> None:
+    # A TLS 1.2 renegotiation makes a write read the server's handshake. It tries again when
+    # data arrives, or after a short slice anyway (the reading thread may have taken the data).
+    ours, theirs = socket_pair
+    if data_arrives:
+        theirs.send(b"handshake")
+    fake, stream = scripted_stream(ours, send=[ssl.SSLWantReadError(), None])
+    stream.write(b"request", timeout=timeout)
+    assert fake.sent == [b"request", b"request"]
+
+
+def test_shared_tls_write_during_a_renegotiation_times_out(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    fake, stream = scripted_stream(socket_pair[0], send=[ssl.SSLWantReadError()] * 100)
+    with pytest.raises(WriteTimeout, match=r"^Timed out after 0.12 s sending the request to "):
+        stream.write(b"request", timeout=0.12)
+    assert 3 <= len(fake.sent) < 100  # retried after each slice
+
+
+def test_shared_tls_write_sends_the_rest_of_a_partial_write(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    fake, stream = scripted_stream(socket_pair[0], send=[3, None])
+    stream.write(b"abcdefg")
+    assert fake.sent == [b"abcdefg", b"defg"]
+
+
+def test_shared_tls_stream_closed_while_a_read_waits(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    # Another thread closes the stream between the read's attempt and its wait: the read does
+    # not wait (there is nothing left to poll), it tries again and learns the stream is closed.
+    def closed_meanwhile() -> None:
+        fake.fd = -1
+        raise ssl.SSLWantReadError()
+
+    fake, stream = scripted_stream(
+        socket_pair[0], recv=[closed_meanwhile, OSError(errno.EBADF, "Bad file descriptor")]
+    )
+    with pytest.raises(ReadError, match="the connection is already closed"):
+        stream.read(100, timeout=None)
+
+
+def test_tls_inside_tls_reads_in_one_thread_while_another_writes(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    handler = tls_in_tls_echo(certs.server_context())
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = tls_connect(backend, server, certs)
+        inner = outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+        sent = messages(500, 20000)
+        expected = b"".join(sent)
+        received: list[bytes] = []
+        reading = threading.Event()
+
+        def reader() -> None:
+            reading.set()
+            received.append(read_exactly(inner, len(expected)))
+
+        def writer() -> None:
+            assert reading.wait(5)
+            for message in sent:
+                inner.write(message, timeout=10)
+
+        run_in_threads(reader, writer)
+        assert received == [expected]
+        inner.close()
+        assert server.client_closed.wait(5)
+
+
+def test_tls_inside_a_shared_tls_stream(backend: SyncBackend, certs: Certificates) -> None:
+    # An outer layer that negotiated h2 (a proxy speaking HTTP/2) is already shared.
+    with tls_server(tls_in_tls_echo(certs.server_context()), certs, "h2") as server:
+        outer = tls_connect(backend, server, certs, "h2")
+        inner = outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
+        assert repr(inner).endswith(f" over {outer!r}>")
+        inner.write(b"inside", timeout=5)
+        assert read_exactly(inner, 6) == b"inside"
+        inner.close()
+
+
+def test_tls_inside_tls_waits_for_the_thread_sending_or_receiving(
+    backend: SyncBackend, certs: Certificates
+) -> None:
+    # While another thread sends (or receives) through the stream underneath, a write (or a
+    # read) waits for it, within its own timeout.
+    handler = tls_in_tls_echo(certs.server_context())
+    with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
+        outer = tls_connect(backend, server, certs)
+        inner = cast(
+            TLSInTLSStream,
+            outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5),
+        )
+        with inner._send_lock, pytest.raises(WriteTimeout, match=r"after 0\.05 s"):
+            inner.write(b"held up", timeout=0.05)
+        with inner._recv_lock, pytest.raises(ReadTimeout, match=r"after 0\.05 s"):
+            inner.read(100, timeout=0.05)
+        # Once the other thread has received, the waiting call tries again before reading.
+        inner._receive(inner._received - 1, timeout=0)
+        # The records of the write that timed out were made: they go out with the next ones.
+        inner.write(b", still works", timeout=5)
+        assert read_exactly(inner, 20) == b"held up, still works"
+
+        class SendingMeanwhile:
+            """A send lock acquired once another thread has sent what was waiting."""
+
+            def acquire(self, timeout: float = -1) -> bool:
+                outer.write(inner._outgoing.read(), timeout=5)
+                return True
+
+            def release(self) -> None:
+                pass
+
+        inner._send_lock = cast(Any, SendingMeanwhile())
+        inner.write(b"sent by another thread", timeout=5)
+        assert read_exactly(inner, 22) == b"sent by another thread"
+        inner.close()

@@ -13,7 +13,7 @@ import pytest
 from heron import _synchronization as synchronization
 from heron._backends.anyio import AnyIOBackend, AnyIOStream
 from heron._backends.asyncio import AsyncioBackend, AsyncioStream
-from heron._backends.sync import SyncBackend, SyncStream
+from heron._backends.sync import SharedTLSStream, SyncBackend, SyncStream, SyncTLSStream
 from heron._synchronization import (
     AsyncEvent,
     AsyncLock,
@@ -243,6 +243,8 @@ def public_signatures(cls: type) -> dict[str, list[str]]:
         (AsyncShieldCancellation, ShieldCancellation),
         (AsyncioStream, SyncStream),
         (AnyIOStream, SyncStream),
+        (AsyncioStream, SyncTLSStream),
+        (AsyncioStream, SharedTLSStream),
         (AsyncioBackend, SyncBackend),
         (AnyIOBackend, SyncBackend),
     ],

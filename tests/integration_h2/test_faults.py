@@ -99,7 +99,10 @@ def test_sync_requests_goaway_left_unprocessed_are_retried(goaway_server: Loopba
                 group.start_soon(get)
         assert sorted(bodies) == [b"processed", b"retried", b"retried"]
         assert client.get(url(goaway_server)).content == b"retried"
-    assert goaway_server.connections == 2
+    # Usually both retries share one new connection. But a new connection counts one stream
+    # until the server's SETTINGS arrive, so a thread that retries in that window (a busy
+    # machine) may open a third.
+    assert goaway_server.connections in (2, 3)
 
 
 # A reset stream among several ------------------------------------------------------------------

@@ -164,17 +164,7 @@ async def test_hundred_concurrent_requests_share_one_connection(
     assert {response.http_version for response in responses} == {"HTTP/2"}
 
 
-# CPython's ssl.SSLSocket breaks (bad record MAC) when one thread reads while another writes,
-# which is what threads sharing an HTTP/2 connection do: the sync backend needs a TLS stream
-# that serialises its OpenSSL calls before this can pass over TLS.
-SSL_SOCKET_NOT_THREAD_SAFE = pytest.mark.skip(
-    reason="the sync backend's TLS stream is not safe for a read and a write at once"
-)
-
-
-@pytest.mark.parametrize(
-    "scheme", [pytest.param("https", marks=SSL_SOCKET_NOT_THREAD_SAFE), "h2c"]
-)
+@pytest.mark.parametrize("scheme", ["https", "h2c"])
 def test_hundred_threads_share_one_http2_connection(
     scheme: str, tls_server: HypercornServer, h2c_server: HypercornServer, certs: Certificates
 ) -> None:

@@ -19,11 +19,9 @@ import anyio.abc
 from anyio.streams.tls import TLSAttribute, TLSStream
 
 from .base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
-from .sync import (
-    apply_socket_options,
+from .errors import (
     connect_error,
     format_address,
-    is_fd_readable,
     read_error,
     read_timeout,
     require_server_hostname,
@@ -31,6 +29,10 @@ from .sync import (
     tls_timeout,
     write_error,
     write_timeout,
+)
+from .sync import (
+    apply_socket_options,
+    is_fd_readable,
 )
 
 __all__ = ["AnyIOBackend", "AnyIOStream"]

@@ -33,8 +33,7 @@ from collections.abc import Iterable
 from typing import Any, NoReturn, cast
 
 from .base import AsyncNetworkBackend, AsyncNetworkStream, SocketOption
-from .sync import (
-    apply_socket_options,
+from .errors import (
     connect_error,
     format_address,
     read_error,
@@ -44,6 +43,9 @@ from .sync import (
     tls_timeout,
     write_error,
     write_timeout,
+)
+from .sync import (
+    apply_socket_options,
 )
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]

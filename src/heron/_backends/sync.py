@@ -1,230 +1,68 @@
-"""The blocking-socket backend used by the sync client, and the error messages all backends share.
+"""The blocking-socket backend used by the sync client.
 
-``SyncStream`` is a socket, or an ``ssl.SSLSocket`` after ``start_tls``; TLS inside TLS (an
-https:// site through an https:// proxy) is ``TLSInTLSStream``, an ``ssl.SSLObject`` over the
-outer stream. Every backend translates ``OSError``, ``ssl.SSLError`` and timeouts into heron's
-exceptions with the message builders below (``connect_error``, ``tls_error``, ``read_timeout``,
-...), so that sync, asyncio and trio users read the same words for the same failure.
+``SyncStream`` is a socket; ``start_tls`` turns it into a ``SyncTLSStream`` (a blocking
+``ssl.SSLSocket``, for HTTP/1.1) or, when the server chose HTTP/2, a ``SharedTLSStream``, which
+one thread may read while another writes, as threads sharing an HTTP/2 connection do. TLS
+inside TLS (an https:// site through an https:// proxy) is ``TLSInTLSStream``, an
+``ssl.SSLObject`` over the outer stream. Errors are translated with the builders in
+``errors.py``, shared by every backend.
 """
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import functools
-import os
+import math
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .._exceptions import (
-    ConnectError,
-    ConnectTimeout,
     ReadError,
     ReadTimeout,
     WriteError,
     WriteTimeout,
 )
 from .base import NetworkBackend, NetworkStream, SocketOption
+from .errors import (
+    connect_error,
+    format_address,
+    read_error,
+    read_timeout,
+    require_server_hostname,
+    socket_option_error,
+    tls_error,
+    tls_timeout,
+    write_error,
+    write_timeout,
+)
 
 __all__ = [
     "AutoBackend",
+    "SharedTLSStream",
     "SyncBackend",
     "SyncStream",
+    "SyncTLSStream",
     "TLSInTLSStream",
     "apply_socket_options",
-    "connect_error",
-    "connect_timeout",
-    "format_address",
     "is_fd_readable",
-    "read_error",
-    "read_timeout",
-    "require_server_hostname",
-    "socket_option_error",
-    "tls_error",
-    "tls_timeout",
-    "write_error",
-    "write_timeout",
 ]
 
 _T = TypeVar("_T")
 _CHUNK = 64 * 1024
-
-# OpenSSL X509_V_ERR_* codes (ssl.SSLCertVerificationError.verify_code) grouped by what the
-# user should do about them.
-_UNTRUSTED = {
-    2,  # unable to get issuer certificate
-    18,  # self-signed certificate
-    19,  # self-signed certificate in certificate chain
-    20,  # unable to get local issuer certificate
-    21,  # unable to verify the first certificate
-}
-_EXPIRED = 10
-_NOT_YET_VALID = 9
-_REVOKED = 23
-_NAME_MISMATCH = {62, 64}  # hostname mismatch, IP address mismatch
-
-
-# Error messages: one builder per failure, used by every backend.
-
-
-def format_address(host: str, port: int) -> str:
-    """``host:port``, with IPv6 literals in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """anyio reports "All connection attempts failed" and chains the real error(s)."""
-    cause = exc.__cause__
-    if isinstance(exc, OSError) and exc.errno is None and isinstance(cause, OSError):
-        return _unwrap(cause)
-    return exc
-
-
-def _reason(exc: BaseException) -> str:
-    """The operating system's words for ``exc``, e.g. "Connection refused"."""
-    exc = _unwrap(exc)
-    cause = exc.__cause__
-    if isinstance(exc, ssl.SSLError):
-        return str(exc)  # its errno is an OpenSSL code, not an OS one
-    if isinstance(exc, OSError) and exc.errno is None and isinstance(cause, BaseExceptionGroup):
-        return "; ".join(dict.fromkeys(_reason(inner) for inner in cause.exceptions))
-    if isinstance(exc, socket.gaierror):
-        return exc.strerror or str(exc)
-    if isinstance(exc, OSError) and exc.errno:
-        # asyncio words it "Connect call failed (...)", trio "Error connecting to ...": the
-        # errno says the same thing in the same words on every backend.
-        return os.strerror(exc.errno)
-    return str(exc) or type(exc).__name__
-
-
-def _limit(timeout: float | None, name: str) -> str:
-    if timeout is None:
-        return f"the operating system's own limit (no {name} timeout was set)"
-    return f"{float(timeout)} s"
-
-
-def connect_timeout(address: str, timeout: float | None) -> ConnectTimeout:
-    return ConnectTimeout(
-        f"Timed out after {_limit(timeout, 'connect')} connecting to {address} "
-        "(connect timeout). Check that the host is reachable, or raise the limit with "
-        "Timeout(connect=...)."
-    )
-
-
-def connect_error(
-    address: str, exc: OSError, timeout: float | None
-) -> ConnectError | ConnectTimeout:
-    """``ConnectTimeout`` for a timeout, else ``ConnectError``, naming the address and reason."""
-    if isinstance(exc, TimeoutError):
-        return connect_timeout(address, timeout)
-    if isinstance(exc, socket.gaierror):
-        return ConnectError(
-            f"Could not resolve the host name of {address}: {_reason(exc)}. "
-            "Check the spelling of the host and your DNS settings."
-        )
-    message = f"Could not connect to {address}: {_reason(exc)}."
-    if getattr(_unwrap(exc), "errno", None) == errno.ECONNREFUSED:
-        message += " Is the server running and listening on that port?"
-    return ConnectError(message)
-
-
-def socket_option_error(address: str, exc: OSError) -> ConnectError:
-    return ConnectError(
-        f"Could not apply socket_options to the connection to {address}: {_reason(exc)}. "
-        "Check the (level, option, value) tuples passed as socket_options."
-    )
-
-
-def tls_error(who: str, exc: BaseException | None) -> ConnectError:
-    """A ``ConnectError`` saying in plain words why the TLS handshake with ``who`` failed."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        code, detail = exc.verify_code, exc.verify_message
-        if code in _UNTRUSTED:
-            reason = (
-                "the server's certificate is not trusted: it is self-signed or issued by a "
-                "certificate authority that is not in the trusted set"
-            )
-            hint = (
-                "If the server uses a private CA, trust it with "
-                "verify=ssl.create_default_context(cafile=...)."
-            )
-        elif code == _EXPIRED:
-            reason, hint = "the server's certificate has expired", "The server must renew it."
-        elif code == _NOT_YET_VALID:
-            reason = "the server's certificate is not valid yet"
-            hint = "Check the clocks of this machine and the server."
-        elif code in _NAME_MISMATCH:
-            reason = "the server's certificate does not match the host name"
-            hint = "Connect using a name the certificate lists, or set the sni_hostname extension."
-        elif code == _REVOKED:
-            reason, hint = "the server's certificate has been revoked", ""
-        else:
-            reason, hint = "the server's certificate could not be verified", ""
-        message = f"TLS handshake with {who} failed: {reason} ({detail}). {hint}"
-        return ConnectError(message.rstrip())
-    if exc is None or isinstance(exc, ssl.SSLEOFError):
-        return ConnectError(
-            f"TLS handshake with {who} failed: the server closed the connection during the "
-            "handshake. Does it speak TLS on this port, and accept this TLS version and SNI "
-            "name?"
-        )
-    if getattr(exc, "reason", None) == "WRONG_VERSION_NUMBER":
-        return ConnectError(
-            f"TLS handshake with {who} failed: the server did not answer in TLS ({exc}). "
-            "Does it speak plain http:// on this port?"
-        )
-    return ConnectError(f"TLS handshake with {who} failed: {_reason(exc)}.")
-
-
-def require_server_hostname(ssl_context: ssl.SSLContext, server_hostname: str | None) -> None:
-    """Refuse a handshake that would skip the host name check the context asks for.
-
-    (``wrap_socket`` refuses one, but ``wrap_bio`` -- under asyncio, anyio and TLS inside TLS --
-    silently accepts a certificate for any host then.)
-    """
-    if server_hostname is None and ssl_context.check_hostname:
-        raise ValueError(
-            "start_tls() needs server_hostname when the SSL context checks host names "
-            "(check_hostname=True): pass the host name the server's certificate must match."
-        )
-
-
-def tls_timeout(who: str, timeout: float | None) -> ConnectTimeout:
-    return ConnectTimeout(
-        f"Timed out after {_limit(timeout, 'connect')} during the TLS handshake with {who} "
-        "(connect timeout). Raise the limit with Timeout(connect=...) if the server is slow."
-    )
-
-
-def read_timeout(origin: str, timeout: float | None) -> ReadTimeout:
-    return ReadTimeout(
-        f"Timed out after {_limit(timeout, 'read')} reading the response from {origin} "
-        "(read timeout). If the server is slow, raise the limit with Timeout(read=...)."
-    )
-
-
-def read_error(origin: str, exc: BaseException | None) -> ReadError:
-    if exc is None:
-        return ReadError(f"Cannot read from {origin}: the connection is already closed.")
-    return ReadError(f"Could not read the response from {origin}: {_reason(exc)}.")
-
-
-def write_timeout(origin: str, timeout: float | None) -> WriteTimeout:
-    return WriteTimeout(
-        f"Timed out after {_limit(timeout, 'write')} sending the request to {origin} "
-        "(write timeout): the server is not reading it. If it is slow, raise the limit with "
-        "Timeout(write=...)."
-    )
-
-
-def write_error(origin: str, exc: BaseException | None) -> WriteError:
-    if exc is None:
-        return WriteError(f"Cannot send to {origin}: the connection is already closed.")
-    return WriteError(f"Could not send the request to {origin}: {_reason(exc)}.")
-
+#: The most a TLS read asks OpenSSL for. A read returns one TLS record, of 16 KiB at most; a
+#: larger size only makes CPython allocate (and shrink) a larger buffer each time, and past
+#: glibc's 128 KiB mmap threshold that can triple the CPU time of a download.
+_TLS_READ_MAX = 64 * 1024
+_READABLE = select.POLLIN if hasattr(select, "POLLIN") else 1
+_WRITABLE = select.POLLOUT if hasattr(select, "POLLOUT") else 4
+#: How long a TLS write that waits for the server's handshake messages (TLS 1.2 renegotiation)
+#: polls before it tries again: the reading thread may have taken those messages meanwhile.
+_HANDSHAKE_READ_SLICE = 0.05
 
 # Readiness: a reused idle connection that is readable has been closed by the server.
 
@@ -244,11 +82,125 @@ def is_fd_readable(fd: int) -> bool:
 
 
 class SyncStream(NetworkStream):
-    """A blocking socket (plain or ``ssl.SSLSocket``) with per-operation timeouts."""
+    """A socket read and written with per-operation timeouts; ``start_tls`` returns a
+    ``SyncTLSStream``, or a ``SharedTLSStream`` when the server picks HTTP/2.
+
+    One thread may read while another writes (threads share HTTP/2 connections), each within
+    its own timeout. So the socket is non-blocking, and a read or write that would block waits
+    for it with poll(): ``settimeout()`` would set one timeout for both, and switching between
+    no timeout and one makes the socket blocking or not under the other thread's feet.
+    """
+
+    __slots__ = ("_expect_wait", "_read_poller", "_sock", "_write_poller")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        sock.setblocking(False)
+        # Kept for the usual waits, each used by one thread: the reader's, the writer's.
+        self._read_poller = _poller(sock.fileno(), _READABLE)
+        self._write_poller = _poller(sock.fileno(), _WRITABLE)
+        # True when the next read likely has to wait: a request went out since the last read,
+        # or the last read emptied the socket. Such a read polls before it tries, as a failed
+        # attempt costs more (its exception) than the poll.
+        self._expect_wait = False
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        sock = self._sock
+        events = _READABLE if self._expect_wait else 0
+        deadline = None  # set at the first wait: the clock is read only when one is needed
+        try:
+            while True:
+                if events:
+                    if deadline is None and timeout is not None:
+                        deadline = time.monotonic() + timeout
+                    if not _wait_for(sock, self._read_poller, events, deadline):
+                        raise read_timeout(self.origin, timeout)
+                try:
+                    data = sock.recv(max_bytes)
+                except BlockingIOError:
+                    events = _READABLE
+                    continue
+                self._expect_wait = len(data) < max_bytes
+                return data
+        except OSError as exc:
+            raise read_error(self.origin, None if sock.fileno() < 0 else exc) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        self._expect_wait = True
+        sock = self._sock
+        data: bytes | memoryview = buffer
+        deadline = None
+        try:
+            while True:
+                try:
+                    sent = sock.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent >= len(data):
+                    return
+                # The socket's buffer is full: wait until it takes more.
+                data = memoryview(data)[sent:]
+                if deadline is None and timeout is not None:
+                    deadline = time.monotonic() + timeout
+                if not _wait_for(sock, self._write_poller, _WRITABLE, deadline):
+                    raise write_timeout(self.origin, timeout)
+        except OSError as exc:
+            raise write_error(self.origin, None if sock.fileno() < 0 else exc) from exc
+
+    def close(self) -> None:
+        # shutdown() first: unlike close(), it wakes a thread blocked reading the socket (the
+        # reader of a shared HTTP/2 connection closed by another thread). No TLS close_notify:
+        # HTTP messages delimit themselves, and waiting for the peer's reply could block.
+        _shut_down(self._sock)
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> NetworkStream:
+        who = self.origin
+        sock = self._sock
+        try:
+            sock.settimeout(timeout)
+            tls_sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise tls_timeout(who, timeout) from exc
+        except OSError as exc:
+            self.close()
+            raise tls_error(who, exc) from exc
+        except BaseException:
+            self.close()
+            raise
+        # HTTP/2 reads the connection in one thread while another writes, which a blocking
+        # SSLSocket does not allow. HTTP/1.1 never does, and there a blocking SSLSocket is the
+        # cheaper: it waits for data inside OpenSSL's C loop.
+        if tls_sock.selected_alpn_protocol() == "h2":
+            stream: NetworkStream = SharedTLSStream(tls_sock)
+        else:
+            stream = SyncTLSStream(tls_sock, timeout)
+        stream.origin = who
+        return stream
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return is_fd_readable(self._sock.fileno())
+        return _socket_info(self._sock, info)
+
+    def __repr__(self) -> str:
+        return f"<SyncStream {self.origin} plain>"
+
+
+class SyncTLSStream(NetworkStream):
+    """A blocking ``ssl.SSLSocket`` with per-operation timeouts, used by one thread at a time
+    (HTTP/1.1 over TLS)."""
 
     __slots__ = ("_sock", "_timeout")
 
-    def __init__(self, sock: socket.socket, timeout: float | None) -> None:
+    def __init__(self, sock: ssl.SSLSocket, timeout: float | None) -> None:
         self._sock = sock
         self._timeout = timeout  # the socket's current timeout: settimeout() costs a syscall
 
@@ -258,7 +210,7 @@ class SyncStream(NetworkStream):
             if timeout != self._timeout:
                 sock.settimeout(timeout)
                 self._timeout = timeout
-            return sock.recv(max_bytes)
+            return sock.recv(_TLS_READ_MAX if max_bytes > _TLS_READ_MAX else max_bytes)
         except TimeoutError as exc:
             raise read_timeout(self.origin, timeout) from exc
         except OSError as exc:
@@ -280,9 +232,7 @@ class SyncStream(NetworkStream):
             raise write_error(self.origin, None if sock.fileno() < 0 else exc) from exc
 
     def close(self) -> None:
-        # No TLS close_notify: HTTP messages delimit themselves, and waiting for the peer's
-        # reply could block. socket.close() does not raise for a connected socket.
-        self._sock.close()
+        _shut_down(self._sock)
 
     def start_tls(
         self,
@@ -290,57 +240,249 @@ class SyncStream(NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> NetworkStream:
-        who = self.origin
-        sock = self._sock
-        if isinstance(sock, ssl.SSLSocket):
-            # TLS inside TLS (an https:// site through an https:// proxy). wrap_socket() would
-            # detach the outer layer and send the inner handshake in the clear.
-            return TLSInTLSStream.start(self, ssl_context, server_hostname, timeout)
-        try:
-            sock.settimeout(timeout)
-            tls_sock = ssl_context.wrap_socket(sock, server_hostname=server_hostname)
-        except TimeoutError as exc:
-            self.close()
-            raise tls_timeout(who, timeout) from exc
-        except OSError as exc:
-            self.close()
-            raise tls_error(who, exc) from exc
-        except BaseException:
-            self.close()
-            raise
-        stream = SyncStream(tls_sock, timeout)
-        stream.origin = who
-        return stream
+        # TLS inside TLS (an https:// site through an https:// proxy): wrap_socket() would
+        # detach this layer and send the inner handshake in the clear. The inner connection
+        # may carry HTTP/2, whose threads read and write at once: so must this layer then.
+        outer = SharedTLSStream(self._sock)
+        outer.origin = self.origin
+        return TLSInTLSStream.start(outer, ssl_context, server_hostname, timeout)
 
     def get_extra_info(self, info: str) -> Any:
-        sock = self._sock
-        if info == "is_readable":
-            if isinstance(sock, ssl.SSLSocket) and sock.fileno() >= 0 and sock.pending():
-                return True
-            return is_fd_readable(sock.fileno())
-        if info == "ssl_object":
-            # The SSLSocket offers the ssl.SSLObject API (selected_alpn_protocol, getpeercert).
-            return sock if isinstance(sock, ssl.SSLSocket) else None
-        if info == "socket":
-            return sock
-        try:
-            if info == "client_addr":
-                return sock.getsockname()
-            if info == "server_addr":
-                return sock.getpeername()
-        except OSError:  # closed
-            return None
-        return None
+        return _tls_info(self._sock, info)
 
     def __repr__(self) -> str:
-        kind = "TLS" if isinstance(self._sock, ssl.SSLSocket) else "plain"
-        return f"<SyncStream {self.origin} {kind}>"
+        return f"<SyncTLSStream {self.origin}>"
+
+
+class SharedTLSStream(SyncStream):
+    """An ``ssl.SSLSocket`` that one thread may read while another writes (HTTP/2 over TLS).
+
+    OpenSSL forbids using one connection from two threads at once, and ``ssl.SSLSocket`` lets a
+    blocking read and a write run in OpenSSL together (it releases the GIL in both): the records
+    get corrupted ("bad record MAC"). Threads sharing an HTTP/2 connection do exactly that. So
+    here the socket is non-blocking, every OpenSSL call is made under ``_lock`` and returns at
+    once, and a call that would block waits for the socket with poll() outside the lock, then is
+    made again. That is how OpenSSL's non-blocking I/O works: a write is retried with the same
+    bytes (CPython sets ``SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER``), and reads may come in between.
+
+    Either direction may need the other: a read may have to answer a post-handshake message, and
+    a write during a TLS 1.2 renegotiation may have to read. Such a write polls in short slices,
+    retrying in between, since the reading thread may take the records it waits for and leave
+    nothing to wake it. (TLS 1.3 writes never read, and HTTP/2 forbids renegotiation.)
+
+    It costs more than a blocking SSLSocket when reads wait, as each wait goes through Python
+    (and a failed SSL_read raises): ``SyncTLSStream`` serves HTTP/1.1, which never reads and
+    writes at once. This one serves HTTP/2 (ALPN ``h2``) and the outer layer of TLS inside TLS.
+    At most one reader and one writer at a time: the HTTP/2 driver lets one thread read and one
+    write.
+    """
+
+    __slots__ = ("_lock",)
+
+    _sock: ssl.SSLSocket
+
+    def __init__(self, sock: ssl.SSLSocket) -> None:
+        super().__init__(sock)
+        self._lock = threading.Lock()
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        sock = self._sock
+        lock = self._lock
+        poller = self._read_poller
+        events = 0
+        if self._expect_wait:
+            # A request went out, or the last read had to wait. A read returns one record at
+            # most, which says nothing of what is left, so look: poll first unless OpenSSL
+            # holds decrypted bytes or the socket has some. (OpenSSL reads no further than the
+            # record it decrypts. A failed SSL_read and its exception cost about 8 us.)
+            with lock:
+                pending = sock.pending()
+            if not pending and not _ready(poller, sock):
+                events = _READABLE
+        deadline = None  # set at the first wait: the clock is read only when one is needed
+        try:
+            while True:
+                if events:
+                    if deadline is None and timeout is not None:
+                        deadline = time.monotonic() + timeout
+                    waiter = poller if events == _READABLE else None
+                    if not _wait_for(sock, waiter, events, deadline):
+                        raise read_timeout(self.origin, timeout)
+                # acquire()/release(): "with lock" costs twice as much, once per 16 KiB record.
+                lock.acquire()
+                try:
+                    data = sock.recv(_TLS_READ_MAX if max_bytes > _TLS_READ_MAX else max_bytes)
+                except ssl.SSLWantReadError:
+                    events = _READABLE
+                    continue
+                except ssl.SSLWantWriteError:
+                    events = _WRITABLE  # a post-handshake message to answer
+                    continue
+                finally:
+                    lock.release()
+                self._expect_wait = events != 0
+                return data
+        except OSError as exc:
+            raise read_error(self.origin, None if sock.fileno() < 0 else exc) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        self._expect_wait = True
+        sock = self._sock
+        lock = self._lock
+        data: bytes | memoryview = buffer
+        deadline = None
+        try:
+            while True:
+                lock.acquire()
+                try:
+                    sent = sock.send(data)
+                except ssl.SSLWantWriteError:
+                    events, poller, slice_ = _WRITABLE, self._write_poller, None
+                except ssl.SSLWantReadError:  # a TLS 1.2 renegotiation
+                    events, poller, slice_ = _READABLE, None, _HANDSHAKE_READ_SLICE
+                else:
+                    # All of it, as CPython does not ask OpenSSL for partial writes.
+                    if sent >= len(data):
+                        return
+                    data = memoryview(data)[sent:]
+                    continue
+                finally:
+                    lock.release()
+                if deadline is None and timeout is not None:
+                    deadline = time.monotonic() + timeout
+                if not _wait_for(sock, poller, events, deadline, slice_):
+                    raise write_timeout(self.origin, timeout)
+        except OSError as exc:
+            raise write_error(self.origin, None if sock.fileno() < 0 else exc) from exc
+
+    def close(self) -> None:
+        # Under the lock: closing the file descriptor during another thread's OpenSSL call
+        # could make that call read or write whatever file next gets the same number.
+        with self._lock:
+            _shut_down(self._sock)
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> NetworkStream:
+        # TLS inside TLS (an https:// site through an https:// proxy). wrap_socket() would
+        # detach the outer layer and send the inner handshake in the clear.
+        return TLSInTLSStream.start(self, ssl_context, server_hostname, timeout)
+
+    def get_extra_info(self, info: str) -> Any:
+        with self._lock:  # SSL_pending() is an OpenSSL call too
+            return _tls_info(self._sock, info)
+
+    def __repr__(self) -> str:
+        return f"<SharedTLSStream {self.origin}>"
+
+
+def _socket_info(sock: socket.socket, info: str) -> Any:
+    """``get_extra_info`` for ``"socket"``, ``"client_addr"`` and ``"server_addr"``."""
+    if info == "socket":
+        return sock
+    try:
+        if info == "client_addr":
+            return sock.getsockname()
+        if info == "server_addr":
+            return sock.getpeername()
+    except OSError:  # closed
+        return None
+    return None
+
+
+def _tls_info(sock: ssl.SSLSocket, info: str) -> Any:
+    """``get_extra_info`` for a TLS socket."""
+    if info == "is_readable":
+        # Decrypted bytes held by OpenSSL don't make the socket readable.
+        return bool(sock.pending()) or is_fd_readable(sock.fileno())
+    if info == "ssl_object":
+        # The SSLSocket offers the ssl.SSLObject API (selected_alpn_protocol, getpeercert).
+        return sock
+    return _socket_info(sock, info)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """Shut ``sock`` down, waking any thread that waits on it, and close it."""
+    with contextlib.suppress(OSError):  # already closed, or reset by the peer
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()  # does not raise for a connected socket
+
+
+def _poller(fd: int, events: int) -> Any:
+    """A ``select.poll`` object watching ``fd`` for ``events`` (None without poll: Windows)."""
+    if _POLL is None:  # pragma: no cover - Windows has no poll
+        return None
+    poller = _POLL()
+    poller.register(fd, events)
+    return poller
+
+
+def _ready(poller: Any, sock: socket.socket) -> bool:
+    """True when ``poller`` (watching ``sock``) reports it ready now."""
+    if poller is None:  # pragma: no cover - Windows has no poll
+        return is_fd_readable(sock.fileno())
+    return bool(poller.poll(0))
+
+
+def _wait_for(
+    sock: socket.socket,
+    poller: Any,
+    events: int,
+    deadline: float | None,
+    slice_: float | None = None,
+) -> bool:
+    """Wait until ``sock`` is ready for ``events`` (``poller``, if given, watches for them), or
+    for ``slice_`` seconds at most; False once ``deadline`` (of ``time.monotonic()``) passed."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True  # closed: the call made next says so
+    if deadline is None:
+        wait = slice_
+    else:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            return False
+        if slice_ is not None:
+            wait = min(wait, slice_)
+    if poller is None:
+        poller = _poller(fd, events)
+    if poller is not None:
+        # Rounded up: a wait rounded down to 0 ms would spin until the deadline.
+        if poller.poll(None if wait is None else math.ceil(wait * 1000)):
+            return True
+    else:  # pragma: no cover - Windows has no poll
+        readers = [fd] if events == _READABLE else []
+        writers = [] if readers else [fd]
+        if any(select.select(readers, writers, [fd], wait)):
+            return True
+    return deadline is None or time.monotonic() < deadline
 
 
 class TLSInTLSStream(NetworkStream):
-    """TLS over a stream that is already TLS, through an ``ssl.SSLObject`` and memory BIOs."""
+    """TLS over a stream that is already TLS, through an ``ssl.SSLObject`` and memory BIOs.
 
-    __slots__ = ("_incoming", "_outgoing", "_ssl_object", "_stream")
+    Safe for one thread reading while another writes. ``_lock`` guards the SSLObject and its
+    BIOs and is never held during I/O; ``_send_lock`` makes taking bytes from the outgoing BIO
+    and writing them one step, so records go out in the order they were made; ``_recv_lock``
+    does the same for reading into the incoming BIO. ``_received`` counts those reads, so that a
+    call waiting to read first retries if another thread read for it meanwhile.
+    """
+
+    __slots__ = (
+        "_incoming",
+        "_lock",
+        "_outgoing",
+        "_received",
+        "_recv_lock",
+        "_send_lock",
+        "_ssl_object",
+        "_stream",
+    )
 
     def __init__(
         self, stream: NetworkStream, ssl_context: ssl.SSLContext, server_hostname: str | None
@@ -351,6 +493,10 @@ class TLSInTLSStream(NetworkStream):
         self._ssl_object = ssl_context.wrap_bio(
             self._incoming, self._outgoing, server_hostname=server_hostname
         )
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._recv_lock = threading.Lock()
+        self._received = 0
 
     @classmethod
     def start(
@@ -391,23 +537,52 @@ class TLSInTLSStream(NetworkStream):
 
     def _call(self, method: Callable[[], _T], timeout: float | None) -> _T:
         """Call an SSLObject method, moving bytes through the stream underneath as it asks."""
+        lock = self._lock
         while True:
-            try:
-                result = method()
-            except ssl.SSLWantReadError:
+            with lock:
+                try:
+                    result = method()
+                except ssl.SSLWantReadError:
+                    received = self._received
+                    wants_data = True
+                else:
+                    wants_data = False
+                has_output = self._outgoing.pending
+            if has_output:
                 self._flush(timeout)
-                data = self._stream.read(_CHUNK, timeout)
+            if not wants_data:
+                return result
+            self._receive(received, timeout)
+
+    def _flush(self, timeout: float | None) -> None:
+        """Send what the SSLObject has written (unless another thread sent it already)."""
+        if not self._send_lock.acquire(timeout=_lock_timeout(timeout)):
+            raise write_timeout(self.origin, timeout)
+        try:
+            with self._lock:
+                data = self._outgoing.read()
+            if data:
+                self._stream.write(data, timeout)
+        finally:
+            self._send_lock.release()
+
+    def _receive(self, received: int, timeout: float | None) -> None:
+        """Read from the stream underneath for the SSLObject, unless another thread has done so
+        since the call that asked for it (``received`` is what ``_received`` was then)."""
+        if not self._recv_lock.acquire(timeout=_lock_timeout(timeout)):
+            raise read_timeout(self.origin, timeout)
+        try:
+            if self._received != received:
+                return  # call it again first: what it waits for may have arrived
+            data = self._stream.read(_CHUNK, timeout)
+            with self._lock:
                 if data:
                     self._incoming.write(data)
                 else:
                     self._incoming.write_eof()
-            else:
-                self._flush(timeout)
-                return result
-
-    def _flush(self, timeout: float | None) -> None:
-        if self._outgoing.pending:
-            self._stream.write(self._outgoing.read(), timeout)
+                self._received += 1
+        finally:
+            self._recv_lock.release()
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
@@ -440,12 +615,19 @@ class TLSInTLSStream(NetworkStream):
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object":
             return self._ssl_object
-        if info == "is_readable" and (self._ssl_object.pending() or self._incoming.pending):
-            return True
+        if info == "is_readable":
+            with self._lock:
+                if self._ssl_object.pending() or self._incoming.pending:
+                    return True
         return self._stream.get_extra_info(info)
 
     def __repr__(self) -> str:
         return f"<TLSInTLSStream {self.origin} over {self._stream!r}>"
+
+
+def _lock_timeout(timeout: float | None) -> float:
+    """``timeout`` as ``Lock.acquire`` takes it."""
+    return -1 if timeout is None else max(timeout, 0.0)
 
 
 def apply_socket_options(
@@ -483,7 +665,7 @@ class SyncBackend(NetworkBackend):
         except BaseException:
             sock.close()
             raise
-        stream = SyncStream(sock, timeout)
+        stream = SyncStream(sock)
         stream.origin = address
         return stream
 
@@ -505,7 +687,7 @@ class SyncBackend(NetworkBackend):
         except BaseException:
             sock.close()
             raise
-        stream = SyncStream(sock, timeout)
+        stream = SyncStream(sock)
         stream.origin = address
         return stream
 
