@@ -715,8 +715,11 @@ def test_tls_reads_what_openssl_holds_before_waiting(
         # The rest waits in OpenSSL, not in the socket: a read after a write must not poll for
         # it (nothing more would come).
         tls.write(b"!")
-        assert tls.read(100) == b"456789"
-        assert tls.read(100) == b"!"
+        received = tls.read(100)
+        # (The echo of "!" may have arrived by then: an HTTP/2 read takes every record there.)
+        assert received in (b"456789", b"456789!")
+        if received == b"456789":
+            assert tls.read(100) == b"!"
         tls.close()
 
 
