@@ -559,6 +559,25 @@ def run_in_threads(*functions: Callable[[], object]) -> None:
         raise errors[0]
 
 
+def echo_in_two_threads(stream: NetworkStream, sent: list[bytes]) -> None:
+    """One thread reads the echo of ``sent`` while another writes it: every byte comes back."""
+    expected = b"".join(sent)
+    received: list[bytes] = []
+    reading = threading.Event()
+
+    def reader() -> None:
+        reading.set()
+        received.append(read_exactly(stream, len(expected)))
+
+    def writer() -> None:
+        assert reading.wait(5)
+        for message in sent:
+            stream.write(message, timeout=10)
+
+    run_in_threads(reader, writer)
+    assert received == [expected]
+
+
 def messages(count: int, largest: int) -> list[bytes]:
     """``count`` random messages of sizes up to ``largest`` bytes: any byte lost, repeated or
     reordered shows."""
@@ -619,22 +638,7 @@ def test_shared_tls_reads_in_one_thread_while_another_writes(
     with tls_server(echo, certs, "h2", version) as server:
         tls = tls_connect(backend, server, certs, "h2")
         assert tls.get_extra_info("ssl_object").version() == version.name.replace("_", ".")
-        sent = messages(3000, 10000)
-        expected = b"".join(sent)
-        received: list[bytes] = []
-        reading = threading.Event()
-
-        def reader() -> None:
-            reading.set()
-            received.append(read_exactly(tls, len(expected)))
-
-        def writer() -> None:
-            assert reading.wait(5)
-            for message in sent:
-                tls.write(message, timeout=10)
-
-        run_in_threads(reader, writer)
-        assert received == [expected]
+        echo_in_two_threads(tls, messages(3000, 10000))
         tls.close()
         assert server.client_closed.wait(5)
 
@@ -826,6 +830,40 @@ def scripted_stream(sock: socket.socket, **scripts: list[object]) -> tuple[Any, 
     return fake, stream
 
 
+@pytest.mark.parametrize("timeout", [None, 10.0])
+def test_a_write_larger_than_the_socket_buffer_waits_for_the_reader(
+    socket_pair: tuple[socket.socket, socket.socket], timeout: float | None
+) -> None:
+    ours, theirs = socket_pair
+    stream = SyncStream(ours)
+    stream.origin = "http://example.org:80"
+    data = random.Random(7).randbytes(8 * 1024 * 1024)
+    received = bytearray()
+
+    def reader() -> None:
+        while len(received) < len(data):
+            received.extend(theirs.recv(1024 * 1024))
+
+    run_in_threads(reader, lambda: stream.write(data, timeout=timeout))
+    assert received == data
+
+
+def test_shared_tls_read_takes_the_records_already_received(
+    socket_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    # OpenSSL gives one record per call. A read goes on while the socket has more, and stops
+    # at max_bytes, at a record not complete yet, or at the end of the connection.
+    ours, theirs = socket_pair
+    theirs.send(b"x")  # keeps the socket readable
+    script: list[object] = [b"abc", b"def", b"one", b"two", ssl.SSLWantReadError()]
+    fake, stream = scripted_stream(ours, recv=[*script, b"three", b"", b""])
+    assert stream.read(6, timeout=5) == b"abcdef"
+    assert stream.read(100, timeout=5) == b"onetwo"
+    assert stream.read(100, timeout=5) == b"three"
+    assert stream.read(100, timeout=5) == b""
+    assert fake.recv_script == []
+
+
 def test_shared_tls_read_that_must_answer_first_waits_until_it_can_write(
     socket_pair: tuple[socket.socket, socket.socket],
 ) -> None:
@@ -893,22 +931,7 @@ def test_tls_inside_tls_reads_in_one_thread_while_another_writes(
     with LoopbackServer(handler, ssl_context=certs.server_context()) as server:
         outer = tls_connect(backend, server, certs)
         inner = outer.start_tls(certs.client_context(), server_hostname="localhost", timeout=5)
-        sent = messages(500, 20000)
-        expected = b"".join(sent)
-        received: list[bytes] = []
-        reading = threading.Event()
-
-        def reader() -> None:
-            reading.set()
-            received.append(read_exactly(inner, len(expected)))
-
-        def writer() -> None:
-            assert reading.wait(5)
-            for message in sent:
-                inner.write(message, timeout=10)
-
-        run_in_threads(reader, writer)
-        assert received == [expected]
+        echo_in_two_threads(inner, messages(500, 20000))
         inner.close()
         assert server.client_closed.wait(5)
 
