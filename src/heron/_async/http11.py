@@ -458,7 +458,11 @@ class AsyncTracedHTTP11ResponseStream(AsyncHTTP11ResponseStream):
         await self.aclose()
 
     async def _read_body(self) -> bytes:
-        return b"".join([chunk async for chunk in self])
+        chunks = self.__aiter__()
+        try:
+            return b"".join([chunk async for chunk in chunks])
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
         if not self._closed:

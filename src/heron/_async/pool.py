@@ -404,11 +404,15 @@ class AsyncPoolByteStream(AsyncByteStream):
         """The whole body, for ``Response.aread()``, without an async generator per layer
         when the connection's stream can do the same."""
         read_body = getattr(self._stream, "_read_body", None)
+        if read_body is None:
+            # Iterated here, and closed even if stopped early, as Response would.
+            chunks = self.__aiter__()
+            try:
+                return b"".join([chunk async for chunk in chunks])
+            finally:
+                await chunks.aclose()  # type: ignore[attr-defined]
         try:
-            if read_body is not None:
-                body: bytes = await read_body()
-            else:
-                body = b"".join([chunk async for chunk in self._stream])
+            body: bytes = await read_body()
         except BaseException:
             with AsyncShieldCancellation():
                 await self.aclose()

@@ -459,7 +459,11 @@ class TracedHTTP11ResponseStream(HTTP11ResponseStream):
         self.close()
 
     def _read_body(self) -> bytes:
-        return b"".join([chunk for chunk in self])
+        chunks = self.__iter__()
+        try:
+            return b"".join([chunk for chunk in chunks])
+        finally:
+            chunks.close()  # type: ignore[attr-defined]
 
     def close(self) -> None:
         if not self._closed:

@@ -403,11 +403,15 @@ class PoolByteStream(SyncByteStream):
         """The whole body, for ``Response.read()``, without an async generator per layer
         when the connection's stream can do the same."""
         read_body = getattr(self._stream, "_read_body", None)
+        if read_body is None:
+            # Iterated here, and closed even if stopped early, as Response would.
+            chunks = self.__iter__()
+            try:
+                return b"".join([chunk for chunk in chunks])
+            finally:
+                chunks.close()  # type: ignore[attr-defined]
         try:
-            if read_body is not None:
-                body: bytes = read_body()
-            else:
-                body = b"".join([chunk for chunk in self._stream])
+            body: bytes = read_body()
         except BaseException:
             with ShieldCancellation():
                 self.close()
